@@ -1,0 +1,173 @@
+import { readFileSync } from 'node:fs'
+import { extname, resolve, dirname } from 'node:path'
+import { Value, type ValueError } from '@sinclair/typebox/value'
+import { parse as parseYaml } from 'yaml'
+import { SwitchyardError } from '../errors.js'
+import { ConfigSchema, FileStore, RedisStore, type Config } from './schema.js'
+
+/**
+ * Config is read, overridden from the environment, defaulted and validated
+ * once, at the edge, then frozen. Everything inside trusts its types.
+ */
+
+/** A config error: one line per problem, each naming the key. */
+export class ConfigError extends SwitchyardError {
+  readonly problems: string[]
+  constructor(problems: string[]) {
+    super('CONFIG_INVALID', `invalid config:\n  ${problems.join('\n  ')}`)
+    this.problems = problems
+  }
+}
+
+const isLoopback = (host: string) => host === '127.0.0.1' || host === '::1' || host === 'localhost' || host.startsWith('127.')
+
+function keyOf(path: string): string {
+  return path.replace(/^\//, '').split('/').join('.') || '(root)'
+}
+
+function describe(e: ValueError): string {
+  const key = keyOf(e.path)
+  // TypeBox reports a missing property at the property's own path.
+  if (/required property/i.test(e.message)) return `${key}: required`
+  if (/unexpected property/i.test(e.message)) return `${key}: unknown key`
+  const description = (e.schema as { description?: string }).description
+  if (description !== undefined && /pattern|match/i.test(e.message)) return `${key}: must be ${description}, got ${JSON.stringify(e.value)}`
+  return `${key}: ${e.message.toLowerCase()}`
+}
+
+/** Parses YAML or JSON text; JSON is chosen by the file name, YAML otherwise. */
+export function parseConfigText(text: string, fileName: string): unknown {
+  try {
+    return extname(fileName).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text)
+  } catch (e) {
+    throw new ConfigError([`${fileName}: cannot parse: ${(e as Error).message.split('\n')[0]}`])
+  }
+}
+
+function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {
+  let o = obj
+  for (const p of path.slice(0, -1)) {
+    if (typeof o[p] !== 'object' || o[p] === null) o[p] = {}
+    o = o[p] as Record<string, unknown>
+  }
+  o[path[path.length - 1]] = value
+}
+
+/** Applies the contract's environment overrides to a raw config object. */
+export function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): string[] {
+  const problems: string[] = []
+  const port = (name: string, path: string[]) => {
+    const v = env[name]
+    if (v === undefined || v === '') return
+    const n = Number(v)
+    if (!Number.isInteger(n) || n < 0 || n > 65535) problems.push(`${name}: must be a port number, got "${v}"`)
+    else setPath(raw, path, n)
+  }
+  port('SWITCHYARD_LISTEN_PORT', ['listen', 'port'])
+  port('SWITCHYARD_ADMIN_PORT', ['admin', 'port'])
+  if (env.SWITCHYARD_ADMIN_TOKEN) setPath(raw, ['admin', 'token'], env.SWITCHYARD_ADMIN_TOKEN)
+  if (env.SWITCHYARD_REDIS_URL) {
+    const store = (raw.store ?? {}) as Record<string, unknown>
+    raw.store = { type: 'redis', prefix: store.type === 'redis' ? store.prefix : undefined, url: env.SWITCHYARD_REDIS_URL }
+    if ((raw.store as Record<string, unknown>).prefix === undefined) delete (raw.store as Record<string, unknown>).prefix
+  }
+  return problems
+}
+
+function deepFreeze<T>(o: T): T {
+  if (typeof o === 'object' && o !== null && !Object.isFrozen(o)) {
+    Object.freeze(o)
+    for (const v of Object.values(o)) deepFreeze(v)
+  }
+  return o
+}
+
+/**
+ * Validates a raw config object (already parsed, env applied): fills
+ * defaults, checks the schema and the rules a schema cannot say. Throws a
+ * ConfigError naming every bad key. `baseDir` resolves a relative store path.
+ */
+export function validateConfig(raw: unknown, baseDir = process.cwd()): Config {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new ConfigError(['(root): must be a mapping of keys'])
+  }
+  const input = structuredClone(raw) as Record<string, unknown>
+  const problems: string[] = []
+  // A union reports every branch's complaint; check the discriminator first
+  // so a bad store gives one clear line.
+  const store = input.store as Record<string, unknown> | undefined
+  if (store !== undefined) {
+    if (typeof store !== 'object' || store === null) problems.push('store: must be a mapping')
+    else if (store.type === undefined) store.type = 'file'
+    else if (store.type !== 'file' && store.type !== 'redis') problems.push(`store.type: must be "file" or "redis", got ${JSON.stringify(store.type)}`)
+  }
+  if (problems.length > 0) throw new ConfigError(problems)
+  const seen = new Set<string>()
+  if (store !== undefined) {
+    // Defaults and errors of the chosen branch only.
+    const branch = store.type === 'redis' ? RedisStore : FileStore
+    input.store = Value.Default(branch, store)
+    for (const e of Value.Errors(branch, input.store)) {
+      const line = describe({ ...e, path: `/store${e.path}` })
+      if (!seen.has(line.split(':')[0])) problems.push(line)
+      seen.add(line.split(':')[0])
+    }
+  }
+  const branchStore = structuredClone(input.store)
+  const withDefaults = Value.Default(ConfigSchema, input) as Record<string, unknown>
+  // Union defaults would mix the branches' keys; keep the branch's own.
+  if (store !== undefined) withDefaults.store = branchStore
+  for (const e of Value.Errors(ConfigSchema, withDefaults)) {
+    if (e.path === '/store' || e.path.startsWith('/store/')) continue
+    const line = describe(e)
+    const key = line.split(':')[0]
+    // One complaint per key is enough, and union branches repeat themselves.
+    if (seen.has(key)) continue
+    seen.add(key)
+    problems.push(line)
+  }
+  if (problems.length > 0) throw new ConfigError(problems)
+  const config = withDefaults as unknown as Config
+  if (!isLoopback(config.admin.host) && config.admin.token === undefined) {
+    problems.push(`admin.token: required when admin.host (${config.admin.host}) is not loopback`)
+  }
+  if (config.overrides.secret !== undefined && !config.overrides.enabled) {
+    problems.push('overrides.secret: set, but overrides.enabled is false')
+  }
+  const ports = new Map<number, string>()
+  for (const [name, l] of [['listen', config.listen], ['admin', config.admin], ['preview', config.preview]] as const) {
+    if (l === undefined || l.port === 0) continue
+    const other = ports.get(l.port)
+    if (other !== undefined) problems.push(`${name}.port: ${l.port} is also ${other}.port`)
+    ports.set(l.port, name)
+  }
+  if (problems.length > 0) throw new ConfigError(problems)
+  if (config.store.type === 'file') config.store.path = resolve(baseDir, config.store.path)
+  return deepFreeze(config)
+}
+
+/**
+ * Loads the config: the file (`path`, else SWITCHYARD_CONFIG), environment
+ * overrides, defaults, validation. Throws ConfigError on any problem.
+ */
+export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): Config {
+  const file = path ?? env.SWITCHYARD_CONFIG
+  if (file === undefined || file === '') {
+    throw new ConfigError(['--config: required (or set SWITCHYARD_CONFIG)'])
+  }
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (e) {
+    throw new ConfigError([`${file}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`])
+  }
+  const raw = parseConfigText(text, file)
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new ConfigError([`${file}: must hold a mapping of keys`])
+  }
+  const envProblems = applyEnv(raw as Record<string, unknown>, env)
+  if (envProblems.length > 0) throw new ConfigError(envProblems)
+  return validateConfig(raw, dirname(resolve(file)))
+}
+
+export { isLoopback }

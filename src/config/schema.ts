@@ -1,0 +1,143 @@
+import { Type, type Static } from '@sinclair/typebox'
+
+/**
+ * The config file's schema. Defaults live here, so a minimal file (just the
+ * upstreams) is a complete config once `load` has applied them.
+ */
+
+const Port = Type.Integer({ minimum: 0, maximum: 65535 })
+const Host = Type.String({ minLength: 1 })
+const TargetUrl = Type.String({ pattern: '^https?://[^/\\s]+/?$', description: 'a base URL like http://host:port' })
+const ColorName = Type.Union([Type.Literal('blue'), Type.Literal('green')])
+
+const Listener = (host: string, port: number) =>
+  Type.Object({ host: Type.String({ minLength: 1, default: host }), port: { ...Port, default: port } }, {
+    additionalProperties: false,
+    default: {},
+  })
+
+const Upstream = Type.Object(
+  { targets: Type.Array(TargetUrl, { minItems: 1 }) },
+  { additionalProperties: false },
+)
+
+const SmokeCheck = Type.Object(
+  {
+    path: Type.String({ pattern: '^/', default: '/health', description: 'a path starting with /' }),
+    method: Type.Union([Type.Literal('GET'), Type.Literal('HEAD')], { default: 'GET' }),
+    expectStatus: Type.Integer({ minimum: 100, maximum: 599, default: 200 }),
+    bodyIncludes: Type.Optional(Type.String()),
+    timeoutMs: Type.Integer({ minimum: 1, maximum: 120_000, default: 2000 }),
+  },
+  { additionalProperties: false },
+)
+
+export const FileStore = Type.Object(
+  { type: Type.Literal('file'), path: Type.String({ minLength: 1, default: './data/state.json' }) },
+  { additionalProperties: false },
+)
+export const RedisStore = Type.Object(
+  {
+    type: Type.Literal('redis'),
+    url: Type.String({ pattern: '^rediss?://', default: 'redis://127.0.0.1:6379', description: 'a redis:// or rediss:// URL' }),
+    prefix: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9:_.-]+$', default: 'switchyard', description: 'letters, digits and : _ . -' }),
+    /** Sentinel: list of sentinels and the master name, instead of `url` */
+    sentinels: Type.Optional(Type.Array(Type.Object({ host: Host, port: Port }, { additionalProperties: false }), { minItems: 1 })),
+    name: Type.Optional(Type.String({ minLength: 1 })),
+  },
+  { additionalProperties: false },
+)
+
+export const ConfigSchema = Type.Object(
+  {
+    listen: Listener('0.0.0.0', 8080),
+    preview: Type.Optional(
+      Type.Object({ host: Type.String({ minLength: 1, default: '127.0.0.1' }), port: Port }, { additionalProperties: false }),
+    ),
+    admin: Type.Object(
+      {
+        host: Type.String({ minLength: 1, default: '127.0.0.1' }),
+        port: { ...Port, default: 9901 },
+        token: Type.Optional(Type.String({ minLength: 16, description: 'bearer token; at least 16 characters' })),
+        metricsPublic: Type.Boolean({ default: false }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    upstreams: Type.Object({ blue: Upstream, green: Upstream }, { additionalProperties: false }),
+    initial: Type.Object({ live: { ...ColorName, default: 'blue' } }, { additionalProperties: false, default: {} }),
+    store: Type.Union([FileStore, RedisStore], { default: { type: 'file', path: './data/state.json' } }),
+    stickiness: Type.Object(
+      {
+        header: Type.Optional(Type.String({ minLength: 1, pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", description: 'a header name' })),
+        cookie: Type.Optional(Type.String({ minLength: 1, pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", description: 'a cookie name' })),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    overrides: Type.Object(
+      { enabled: Type.Boolean({ default: false }), secret: Type.Optional(Type.String({ minLength: 1 })) },
+      { additionalProperties: false, default: {} },
+    ),
+    headers: Type.Object(
+      { exposeColor: Type.Boolean({ default: true }) },
+      { additionalProperties: false, default: {} },
+    ),
+    smoke: Type.Object(
+      { checks: Type.Array(SmokeCheck, { default: [] }) },
+      { additionalProperties: false, default: {} },
+    ),
+    autoRevert: Type.Object(
+      {
+        enabled: Type.Boolean({ default: true }),
+        maxErrorRate: Type.Number({ minimum: 0, maximum: 1, default: 0.05 }),
+        minRequests: Type.Integer({ minimum: 1, default: 20 }),
+        windowSeconds: Type.Integer({ minimum: 1, maximum: 3600, default: 30 }),
+        watchSecondsAfterFlip: Type.Integer({ minimum: 0, default: 300 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    notify: Type.Object(
+      {
+        webhooks: Type.Array(Type.String({ pattern: '^https?://', description: 'an http:// or https:// URL' }), { default: [] }),
+        timeoutMs: Type.Integer({ minimum: 1, default: 5000 }),
+        retries: Type.Integer({ minimum: 0, maximum: 10, default: 3 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    timeouts: Type.Object(
+      {
+        connectMs: Type.Integer({ minimum: 1, default: 2000 }),
+        headersMs: Type.Integer({ minimum: 1, default: 30_000 }),
+        bodyMs: Type.Integer({ minimum: 1, default: 30_000 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    limits: Type.Object(
+      {
+        /** largest request head (request line + headers) accepted, bytes */
+        maxHeaderBytes: Type.Integer({ minimum: 1024, maximum: 1_048_576, default: 16_384 }),
+        /** largest request body accepted, bytes; 0 = unlimited (streamed) */
+        maxBodyBytes: Type.Integer({ minimum: 0, default: 0 }),
+        /** keep-alive idle timeout towards clients */
+        keepAliveTimeoutMs: Type.Integer({ minimum: 1, default: 65_000 }),
+        /** upstream connections per target */
+        connectionsPerTarget: Type.Integer({ minimum: 1, maximum: 4096, default: 128 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    log: Type.Object(
+      {
+        level: Type.Union(
+          ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+          { default: 'info' },
+        ),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    shutdownGraceSeconds: Type.Number({ minimum: 0, maximum: 3600, default: 10 }),
+  },
+  { additionalProperties: false },
+)
+
+export type Config = Static<typeof ConfigSchema>
+export type SmokeCheckConfig = Config['smoke']['checks'][number]
+export type StoreConfig = Config['store']

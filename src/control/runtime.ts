@@ -1,0 +1,52 @@
+import { EventEmitter } from 'node:events'
+import { compile, type RoutingOptions, type RoutingTable, type State } from '../routing/index.js'
+
+/**
+ * Holds the current state and its compiled routing table. `apply` swaps one
+ * reference, so every request reads one whole table: a flip is atomic, and a
+ * request in flight keeps the table it started with.
+ *
+ * Emits `change` (state, previous) after each swap.
+ */
+export class Runtime extends EventEmitter {
+  #state: State
+  #table: RoutingTable
+  readonly options: RoutingOptions
+
+  constructor(state: State, options: RoutingOptions) {
+    super()
+    this.options = options
+    this.#state = state
+    this.#table = compile(state, options)
+  }
+
+  get state(): State {
+    return this.#state
+  }
+
+  /** The table the data plane reads, once per request. */
+  get table(): RoutingTable {
+    return this.#table
+  }
+
+  /** Applies `state` if it is newer than the current one; returns whether it did. */
+  apply(state: State): boolean {
+    if (state.version <= this.#state.version) return false
+    const previous = this.#state
+    this.#table = compile(state, this.options)
+    this.#state = state
+    this.emit('change', state, previous)
+    return true
+  }
+
+  /**
+   * Replaces the state even if its version is not newer. Only for a store
+   * that was reset and re-seeded; ordinary changes go through `apply`.
+   */
+  reset(state: State): void {
+    const previous = this.#state
+    this.#table = compile(state, this.options)
+    this.#state = state
+    this.emit('change', state, previous)
+  }
+}

@@ -1,0 +1,37 @@
+import type { HistoryEntry, State } from '../../routing/index.js'
+
+/**
+ * Where the state and its history live. Implementations: the file store
+ * (one instance, embedded default) and the Redis store (many instances).
+ *
+ * Every write is a compare-and-set on the version: `commit` stores `next`
+ * only if the stored version is `next.version - 1`, and appends `entry` to
+ * the history in the same step, so nothing is half-applied.
+ */
+export interface StateStore {
+  readonly kind: 'file' | 'redis'
+  /** Opens the store and returns the stored state, or null when it is empty. */
+  load(): Promise<State | null>
+  /**
+   * Stores `state` only if the store is still empty (compare-and-set on
+   * emptiness); returns the state stored afterwards, which is another
+   * writer's when that one was first.
+   */
+  initialize(state: State): Promise<State>
+  /**
+   * Stores `next` and appends `entry` iff the stored version is
+   * `next.version - 1`. Throws SwitchyardError VERSION_MISMATCH when stale,
+   * STORE_UNAVAILABLE when the store cannot be reached (quickly, no hang).
+   */
+  commit(next: State, entry: HistoryEntry): Promise<void>
+  /** History, newest first, at most `limit` entries. */
+  history(limit: number): Promise<HistoryEntry[]>
+  /**
+   * Calls `listener` with states written elsewhere (another instance), on
+   * reconnect and on a periodic re-read. The file store never calls it.
+   */
+  onState(listener: (state: State) => void): void
+  /** Whether the store is reachable now (for /readyz). */
+  reachable(): boolean
+  close(): Promise<void>
+}

@@ -1,0 +1,41 @@
+/**
+ * The error catalogue. Every refusal the router gives has one of these codes;
+ * the admin API answers `{"error": {"code", "message"}}` with the status
+ * below, and the CLI prints the message and exits non-zero. The codes are part
+ * of the contract (DESIGN.md): add, never rename.
+ */
+export const ERRORS = {
+  BAD_REQUEST: { status: 400, message: 'The request is not valid' },
+  UNAUTHORIZED: { status: 401, message: 'A valid bearer token is required' },
+  NOT_FOUND: { status: 404, message: 'Not found' },
+  SMOKE_FAILED: { status: 409, message: 'Smoke checks failed' },
+  NO_PREVIOUS: { status: 409, message: 'There is no previous live color to roll back to' },
+  ROLLOUT_ACTIVE: { status: 409, message: 'A rollout is in progress' },
+  NO_ROLLOUT: { status: 409, message: 'No rollout is in progress' },
+  VERSION_MISMATCH: { status: 412, message: 'The state changed since the version you read' },
+  INTERNAL: { status: 500, message: 'Internal error' },
+  STORE_UNAVAILABLE: { status: 503, message: 'The state store is unavailable' },
+  CONFIG_INVALID: { status: 500, message: 'The configuration is not valid' },
+} as const
+
+export type ErrorCode = keyof typeof ERRORS
+
+/** An error with a stable code from the catalogue. */
+export class SwitchyardError extends Error {
+  readonly code: ErrorCode
+  readonly status: number
+  /** extra JSON-safe facts for the caller (e.g. failing smoke checks) */
+  readonly details: Record<string, unknown> | undefined
+
+  constructor(code: ErrorCode, message?: string, details?: Record<string, unknown>) {
+    super(message ?? ERRORS[code].message)
+    this.name = 'SwitchyardError'
+    this.code = code
+    this.status = ERRORS[code].status
+    this.details = details
+  }
+}
+
+export function isSwitchyardError(e: unknown): e is SwitchyardError {
+  return e instanceof SwitchyardError
+}

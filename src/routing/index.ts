@@ -1,0 +1,14 @@
+export * from './types.js'
+export { BUCKETS, CANARY_SEED, bucketOf, murmur3, seedFor, toBasisPoints } from './bucket.js'
+export { compile, other, resolveTarget } from './compile.js'
+export {
+  decide,
+  explain,
+  stickinessKey,
+  ID_COOKIE,
+  OVERRIDE_COOKIE,
+  OVERRIDE_HEADER,
+  OVERRIDE_SECRET_HEADER,
+  type Explanation,
+} from './decide.js'
+export * from './transitions.js'
