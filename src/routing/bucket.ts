@@ -38,6 +38,8 @@ export function murmur3(key: string, seed: number): number {
         i++
       }
     }
+    // A lone surrogate is not valid UTF-16; encode it as Buffer.from does (U+FFFD).
+    if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd
     let bytes: number
     let count: number
     if (c < 0x80) {
