@@ -13,8 +13,11 @@ export const ERRORS = {
   ROLLOUT_ACTIVE: { status: 409, message: 'A rollout is in progress' },
   NO_ROLLOUT: { status: 409, message: 'No rollout is in progress' },
   VERSION_MISMATCH: { status: 412, message: 'The state changed since the version you read' },
+  PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large' },
   INTERNAL: { status: 500, message: 'Internal error' },
+  UPSTREAM_UNAVAILABLE: { status: 502, message: 'No upstream target of the color answered' },
   STORE_UNAVAILABLE: { status: 503, message: 'The state store is unavailable' },
+  UPSTREAM_TIMEOUT: { status: 504, message: 'The upstream did not answer in time' },
   CONFIG_INVALID: { status: 500, message: 'The configuration is not valid' },
 } as const
 
