@@ -1,0 +1,122 @@
+import { EventEmitter } from 'node:events'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { Test } from 'tap'
+import type { Change, HistoryEntry, State } from '../../src/routing/index.js'
+import type { ChangeEvent, Transition, WriteOptions, WriteResult } from '../../src/control/types.js'
+
+export const T0 = Date.parse('2025-01-01T00:00:00.000Z')
+
+/** A clock that moves only when told. */
+export function fakeClock(start = T0): { now: () => number; advance: (ms: number) => void; set: (ms: number) => void } {
+  let t = start
+  return {
+    now: () => t,
+    advance: (ms) => {
+      t += ms
+    },
+    set: (ms) => {
+      t = ms
+    },
+  }
+}
+
+export function stateV(version: number, over: Partial<State> = {}): State {
+  return {
+    version,
+    live: 'blue',
+    previous: null,
+    canary: 0,
+    cohorts: [],
+    rollout: null,
+    updatedAt: new Date(T0).toISOString(),
+    lastFlipAt: null,
+    ...over,
+  }
+}
+
+/** Collects log lines of a pino-like logger. */
+export function memoryLogger(): {
+  lines: { level: string; obj: unknown; msg?: string }[]
+  info: (obj: unknown, msg?: string) => void
+  warn: (obj: unknown, msg?: string) => void
+  error: (obj: unknown, msg?: string) => void
+  debug: (obj: unknown, msg?: string) => void
+} {
+  const lines: { level: string; obj: unknown; msg?: string }[] = []
+  const at = (level: string) => (obj: unknown, msg?: string) => {
+    lines.push({ level, obj, msg })
+  }
+  return { lines, info: at('info'), warn: at('warn'), error: at('error'), debug: at('debug') }
+}
+
+/**
+ * An in-memory StateService with the agreed `update` semantics: runs the
+ * transition on the current state, stores the result, emits 'change'.
+ * `external(fn)` changes the state as another instance would (entry null).
+ */
+export class FakeService extends EventEmitter {
+  #state: State
+  readonly history: HistoryEntry[] = []
+  updates = 0
+  /** when set, the next update first applies this (a concurrent writer) */
+  race: ((s: State) => State) | null = null
+
+  constructor(state: State) {
+    super()
+    this.#state = state
+  }
+
+  get state(): State {
+    return this.#state
+  }
+
+  async update(t: Transition, o: WriteOptions & { retries?: number }): Promise<WriteResult> {
+    this.updates++
+    await Promise.resolve()
+    if (this.race !== null) {
+      const r = this.race
+      this.race = null
+      this.#set(r(this.#state), null)
+    }
+    const c: Change | null = t(this.#state)
+    if (c === null) return { changed: false, state: this.#state, entry: null, converged: null }
+    const entry = { ...c.entry, actor: o.actor, reason: o.reason ?? c.entry.reason }
+    this.history.unshift(entry)
+    this.#set(c.state, entry)
+    return { changed: true, state: c.state, entry, converged: true }
+  }
+
+  /** Sets the state directly, as a remote instance's write would. */
+  external(next: State): void {
+    this.#set(next, null)
+  }
+
+  #set(state: State, entry: HistoryEntry | null): void {
+    const previous = this.#state
+    this.#state = state
+    const e: ChangeEvent = { state, previous, entry }
+    this.emit('change', e)
+  }
+}
+
+export type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void
+
+/** A real HTTP server on 127.0.0.1:0, closed at teardown. */
+export async function server(t: Test, handler: Handler): Promise<{ url: string; server: Server }> {
+  const srv = createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => handler(req, res, Buffer.concat(chunks).toString('utf8')))
+  })
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve))
+  t.teardown(
+    () =>
+      new Promise<void>((resolve) => {
+        srv.closeAllConnections()
+        srv.close(() => resolve())
+      }),
+  )
+  const { port } = srv.address() as AddressInfo
+  return { url: `http://127.0.0.1:${port}`, server: srv }
+}
