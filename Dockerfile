@@ -15,7 +15,7 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY bin ./bin
-COPY config/switchyard.yaml /etc/switchyard/config.yaml
+COPY config/container.yaml /etc/switchyard/config.yaml
 # The file store lives here; mount a volume to keep flips across restarts.
 RUN mkdir -p /var/lib/switchyard && chown node:node /var/lib/switchyard
 USER node
