@@ -1,0 +1,140 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { createServer } from 'node:net'
+import { Redis } from 'ioredis'
+import type { Test } from 'tap'
+import type { HistoryEntry, State } from '../../src/routing/index.js'
+
+/** Whether `redis-server` can be started here. */
+export const HAS_REDIS = (() => {
+  const r = spawnSync('redis-server', ['--version'], { stdio: 'ignore' })
+  return r.error === undefined && r.status === 0
+})()
+
+/**
+ * Call first in each redis test file: returns false (and ends the test as
+ * skipped) when redis-server is missing, unless SWITCHYARD_REQUIRE_REDIS=1,
+ * in which case a missing redis-server fails the run.
+ */
+export function requireRedis(t: Test): boolean {
+  if (HAS_REDIS) return true
+  if (process.env.SWITCHYARD_REQUIRE_REDIS === '1') {
+    t.fail('redis-server is not on PATH, and SWITCHYARD_REQUIRE_REDIS=1 requires these tests to run')
+    return false
+  }
+  t.plan(0, 'redis-server not installed (set SWITCHYARD_REQUIRE_REDIS=1 to fail instead of skipping)')
+  return false
+}
+
+/** A free TCP port on 127.0.0.1 (the OS picks it; there is a tiny reuse race). */
+export async function freePort(): Promise<number> {
+  const srv = createServer()
+  srv.listen(0, '127.0.0.1')
+  await once(srv, 'listening')
+  const port = (srv.address() as { port: number }).port
+  srv.close()
+  await once(srv, 'close')
+  return port
+}
+
+/** A private redis-server: no persistence, on its own port, killed on teardown. */
+export interface PrivateRedis {
+  port: number
+  url: string
+  /** SIGKILL the server and wait for it to exit (an outage) */
+  kill(): Promise<void>
+  /** start it again on the same port, empty (no persistence) */
+  start(): Promise<void>
+}
+
+/**
+ * Starts `redis-server --port <free> --save "" --appendonly no` and waits
+ * until it accepts connections. Never touches the shared Redis on 6379.
+ */
+export async function startRedis(t: Test): Promise<PrivateRedis> {
+  const port = await freePort()
+  let child: ChildProcess | null = null
+
+  async function start(): Promise<void> {
+    const proc = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--loglevel', 'notice'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    )
+    child = proc
+    let out = ''
+    await new Promise<void>((resolve, reject) => {
+      const onData = (d: Buffer): void => {
+        out += d.toString()
+        if (out.includes('Ready to accept connections')) {
+          proc.stdout?.off('data', onData)
+          proc.off('exit', onExit)
+          resolve()
+        }
+      }
+      const onExit = (code: number | null): void => reject(new Error(`redis-server on ${port} exited (${code}): ${out}`))
+      proc.stdout?.on('data', onData)
+      proc.once('exit', onExit)
+    })
+    // Keep draining so a chatty server never blocks on a full pipe.
+    proc.stdout?.resume()
+    proc.stderr?.resume()
+  }
+
+  async function kill(): Promise<void> {
+    const proc = child
+    child = null
+    if (proc === null || proc.exitCode !== null || proc.signalCode !== null) return
+    const exited = once(proc, 'exit')
+    proc.kill('SIGKILL')
+    await exited
+  }
+
+  await start()
+  t.teardown(kill)
+  return { port, url: `redis://127.0.0.1:${port}`, kill, start }
+}
+
+/** Resolves when `predicate` holds, polling; rejects after `timeoutMs`. */
+export async function eventually(predicate: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    if (await predicate()) return
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
+/** A state at `version` (blue live unless told otherwise). */
+export function stateV(version: number, over: Partial<State> = {}): State {
+  return {
+    version,
+    live: 'blue',
+    previous: null,
+    canary: 0,
+    cohorts: [],
+    rollout: null,
+    updatedAt: '2025-01-01T00:00:00.000Z',
+    lastFlipAt: null,
+    ...over,
+  }
+}
+
+/** A history entry for `version`. */
+export function entryV(version: number, over: Partial<HistoryEntry> = {}): HistoryEntry {
+  return { at: '2025-01-01T00:00:00.000Z', version, action: 'canary', from: 0, to: version, actor: 'test', reason: null, ...over }
+}
+
+/** A plain client to look at or tamper with Redis directly; closed on teardown. */
+export function rawClient(t: Test, url: string): Redis {
+  const c = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 1 })
+  c.on('error', () => undefined)
+  t.teardown(() => c.disconnect())
+  return c
+}
+
+/** A unique key prefix per test, so stores never see each other's keys. */
+let prefixSeq = 0
+export function testPrefix(): string {
+  return `sy-test-${process.pid}-${++prefixSeq}`
+}
