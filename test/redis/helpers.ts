@@ -45,6 +45,9 @@ export interface PrivateRedis {
   kill(): Promise<void>
   /** start it again on the same port, empty (no persistence) */
   start(): Promise<void>
+  /** SIGSTOP / SIGCONT: a server that keeps its sockets open but never answers */
+  pause(): void
+  resume(): void
 }
 
 /**
@@ -92,7 +95,14 @@ export async function startRedis(t: Test): Promise<PrivateRedis> {
 
   await start()
   t.teardown(kill)
-  return { port, url: `redis://127.0.0.1:${port}`, kill, start }
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    kill,
+    start,
+    pause: () => child?.kill('SIGSTOP'),
+    resume: () => child?.kill('SIGCONT'),
+  }
 }
 
 /** Resolves when `predicate` holds, polling; rejects after `timeoutMs`. */

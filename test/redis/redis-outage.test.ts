@@ -70,6 +70,30 @@ if (requireRedis(t)) {
     t.same((await b.store.history(10)).map((e) => e.version), [3], 'history before the restart is lost with Redis data')
   })
 
+  t.test('a Redis that hangs: writes time out quickly and reachable() turns false', async (t) => {
+    const redis = await startRedis(t)
+    const a = instance(t, { url: redis.url, prefix: testPrefix(), resyncIntervalMs: 60_000, commandTimeoutMs: 300 })
+    a.set(await a.store.initialize(stateV(1)))
+    redis.pause()
+    t.teardown(() => redis.resume())
+    const started = performance.now()
+    await t.rejects(a.store.commit(stateV(2), entryV(2)), { code: 'STORE_UNAVAILABLE', message: /timed out/ })
+    const ms = performance.now() - started
+    t.comment(`commit against a hung Redis rejected after ${ms.toFixed(0)} ms`)
+    t.ok(ms < 3000, 'bounded by the command timeout')
+    t.notOk(a.store.reachable(), 'not reachable while it does not answer')
+    redis.resume()
+    await eventually(async () => {
+      try {
+        await a.store.load()
+      } catch {
+        return false
+      }
+      return a.store.reachable()
+    }, 10_000, 'answers again')
+    t.ok(a.store.reachable())
+  })
+
   t.test('a commit right after an empty restart writes back first, then succeeds', async (t) => {
     const redis = await startRedis(t)
     const prefix = testPrefix()

@@ -51,7 +51,8 @@ export function redisKeys(prefix: string): StoreKeys {
  *   newer than the newest this store delivered, loaded or committed.
  * - Redis down: commands fail at once (no offline queue) or within the
  *   command timeout, as STORE_UNAVAILABLE; the clients reconnect by
- *   themselves; `reachable()` says false meanwhile.
+ *   themselves; `reachable()` says false meanwhile, and also while a
+ *   server that keeps the connection open stops answering (timeouts).
  * - Redis back without data (no persistence) or with an older version:
  *   the newest state this instance holds is written back with a
  *   compare-and-set, so the fleet never restarts from `initial`. The history
@@ -92,6 +93,8 @@ export function createRedisStore(opts: RedisStoreOptions): StateStore {
   let timer: NodeJS.Timeout | null = null
   let resyncing: Promise<void> | null = null
   let resyncAgain = false
+  /** the connection is up but the last command timed out (a hung server) */
+  let silent = false
 
   /** Records `state` if newer; returns whether it was. */
   function note(state: State): boolean {
@@ -127,7 +130,10 @@ export function createRedisStore(opts: RedisStoreOptions): StateStore {
   function open(): void {
     if (opened || closed) return
     opened = true
-    client.on('ready', () => void resync('reconnect'))
+    client.on('ready', () => {
+      silent = false
+      void resync('reconnect')
+    })
     sub.on('ready', () => void resync('subscriber reconnect'))
     sub.on('message', onMessage)
     sub.connect().catch(() => undefined)
@@ -182,9 +188,21 @@ export function createRedisStore(opts: RedisStoreOptions): StateStore {
     deliver(decode(reply.current, 'write-back'))
   }
 
+  /** Runs one Redis call, tracking whether the server answers at all. */
+  async function watched<T>(p: Promise<T>): Promise<T> {
+    try {
+      const v = await p
+      silent = false
+      return v
+    } catch (e) {
+      if (/timed out/i.test((e as Error).message)) silent = true
+      throw e
+    }
+  }
+
   async function resyncOnce(): Promise<void> {
     if (client.status !== 'ready') return
-    const raw = await client.get(keys.state)
+    const raw = await watched(client.get(keys.state))
     const local = localNewest()
     if (raw === null) {
       if (local !== null) await writeBack(local, 'empty', null)
@@ -221,7 +239,7 @@ export function createRedisStore(opts: RedisStoreOptions): StateStore {
   async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
     await ready()
     try {
-      return await fn()
+      return await watched(fn())
     } catch (e) {
       throw toStoreError(e, `${where} ${what}`)
     }
@@ -312,7 +330,7 @@ export function createRedisStore(opts: RedisStoreOptions): StateStore {
     },
 
     reachable() {
-      return !closed && client.status === 'ready'
+      return !closed && client.status === 'ready' && !silent
     },
 
     async close() {
