@@ -1,0 +1,41 @@
+// The "plain Node limit": a node:http server forwarding every request to one
+// upstream through an undici Pool (keep-alive) with dispatch() and a handler
+// object, dropping hop-by-hop headers and adding x-forwarded-for.
+// Usage: node bench/bare-undici.js <upstream-url> [port]   (prints "listening <port>")
+import http from 'node:http'
+import { Pool } from 'undici'
+
+const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host'])
+const pool = new Pool(process.argv[2], { connections: 128, keepAliveTimeout: 60_000 })
+
+class Forward {
+  constructor(res) { this.res = res; this.controller = null }
+  onRequestStart(controller) { this.controller = controller }
+  onResponseStart(controller, status, headers) {
+    const flat = []
+    for (const name in headers) if (!HOP.has(name)) flat.push(name, headers[name])
+    this.res.writeHead(status, flat)
+  }
+  onResponseData(controller, chunk) {
+    if (!this.res.write(chunk)) { controller.pause(); this.res.once('drain', () => controller.resume()) }
+  }
+  onResponseEnd() { this.res.end() }
+  onResponseError(controller, err) {
+    if (!this.res.headersSent) { this.res.writeHead(502, { 'content-length': '0' }); this.res.end() } else this.res.destroy(err)
+  }
+}
+
+const server = http.createServer((req, res) => {
+  const raw = req.rawHeaders
+  const headers = []
+  for (let i = 0; i < raw.length; i += 2) if (!HOP.has(raw[i].toLowerCase())) headers.push(raw[i], raw[i + 1])
+  headers.push('x-forwarded-for', req.socket.remoteAddress)
+  const body = req.method === 'GET' || req.method === 'HEAD' ? null : req
+  pool.dispatch({ path: req.url, method: req.method, headers, body }, new Forward(res))
+})
+server.keepAliveTimeout = 120_000
+server.headersTimeout = 121_000
+server.listen(Number(process.argv[3] ?? 0), '127.0.0.1', () => {
+  process.stdout.write(`listening ${server.address().port}\n`)
+})
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(0))

@@ -1,0 +1,175 @@
+/**
+ * Child processes of the bench: start (optionally pinned to a core), wait until
+ * ready, and kill every one of them when the bench ends, whichever way it ends
+ * (normal exit, error, SIGINT, SIGTERM).
+ */
+import { spawn, spawnSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import net from 'node:net'
+
+/** true when `taskset` (util-linux) can pin processes, and there are ≥ 2 cores. */
+export const canPin = (() => {
+  const r = spawnSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' })
+  return r.status === 0
+})()
+
+/** Whether an executable is on PATH. */
+export function onPath(cmd) {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0
+}
+
+const children = new Set()
+
+/**
+ * Starts `cmd args` pinned to `core` (a taskset CPU list such as '1') when
+ * pinning is on. taskset execs the command, so the pid is the command's own.
+ * stdout/stderr are kept (last 8 KiB) for error messages.
+ */
+export function launch(name, cmd, args, { core = null, pin = canPin, env, cwd, ipc = false } = {}) {
+  let file = cmd
+  let argv = args
+  if (pin && core !== null) {
+    file = 'taskset'
+    argv = ['-c', String(core), cmd, ...args]
+  }
+  const child = spawn(file, argv, {
+    stdio: ['ignore', 'pipe', 'pipe', ...(ipc ? ['ipc'] : [])],
+    env: { ...process.env, ...env },
+    cwd,
+  })
+  const proc = { name, child, pid: child.pid, out: '', err: '', exited: null }
+  child.stdout.setEncoding('utf8')
+  child.stderr.setEncoding('utf8')
+  child.stdout.on('data', (d) => { proc.out = (proc.out + d).slice(-8192) })
+  child.stderr.on('data', (d) => { proc.err = (proc.err + d).slice(-8192) })
+  proc.closedPromise = new Promise((resolve) => child.on('close', resolve))
+  proc.exitedPromise = new Promise((resolve) => {
+    child.on('exit', (code, signal) => {
+      proc.exited = { code, signal }
+      children.delete(proc)
+      resolve(proc.exited)
+    })
+    child.on('error', (err) => {
+      proc.exited = { code: -1, signal: null, error: err.message }
+      children.delete(proc)
+      resolve(proc.exited)
+    })
+  })
+  children.add(proc)
+  return proc
+}
+
+/** Waits until the child prints a line matching `re`; returns the match. */
+export function waitForLine(proc, re, timeoutMs = 15_000) {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      const m = re.exec(proc.out)
+      if (m !== null) { done(); resolve(m) }
+    }
+    const onExit = () => { done(); reject(new Error(`${proc.name} exited (${JSON.stringify(proc.exited)}): ${tail(proc)}`)) }
+    const timer = setTimeout(() => { done(); reject(new Error(`${proc.name} not ready after ${timeoutMs} ms: ${tail(proc)}`)) }, timeoutMs)
+    const done = () => {
+      clearTimeout(timer)
+      proc.child.stdout.off('data', check)
+      proc.child.off('exit', onExit)
+    }
+    proc.child.stdout.on('data', check)
+    proc.child.on('exit', onExit)
+    if (proc.exited !== null) onExit()
+    else check()
+  })
+}
+
+/** Polls `url` until it answers with `status` (any status when null). */
+export async function waitForHttp(url, { status = 200, timeoutMs = 15_000, proc = null, headers } = {}) {
+  const end = Date.now() + timeoutMs
+  let last = ''
+  while (Date.now() < end) {
+    if (proc !== null && proc.exited !== null) {
+      throw new Error(`${proc.name} exited (${JSON.stringify(proc.exited)}): ${tail(proc)}`)
+    }
+    try {
+      const res = await fetch(url, { headers, signal: AbortSignal.timeout(1000) })
+      await res.arrayBuffer()
+      if (status === null || res.status === status) return res.status
+      last = `status ${res.status}`
+    } catch (err) {
+      last = err.cause?.code ?? err.message
+    }
+    await sleep(100)
+  }
+  throw new Error(`${url} not ready after ${timeoutMs} ms (${last})${proc !== null ? ': ' + tail(proc) : ''}`)
+}
+
+/** The last lines a child wrote, for error messages. */
+export function tail(proc, n = 6) {
+  const lines = (proc.err + '\n' + proc.out).trim().split('\n')
+  return lines.slice(-n).join(' | ').slice(-800)
+}
+
+/** Stops one child: SIGTERM, then SIGKILL after `graceMs`. */
+export async function stop(proc, graceMs = 3000) {
+  if (proc.exited !== null) return proc.exited
+  try { proc.child.kill('SIGTERM') } catch {}
+  const t = setTimeout(() => { try { proc.child.kill('SIGKILL') } catch {} }, graceMs)
+  const r = await proc.exitedPromise
+  clearTimeout(t)
+  return r
+}
+
+/** Stops every child still running. */
+export async function stopAll() {
+  await Promise.all([...children].map((p) => stop(p)))
+}
+
+/** Last resort on process exit: synchronous SIGKILL of whatever is left. */
+function killAllNow() {
+  for (const p of children) {
+    try { p.child.kill('SIGKILL') } catch {}
+  }
+}
+
+let installed = false
+/** Kills every child when the bench exits, is interrupted or crashes. */
+export function installCleanup() {
+  if (installed) return
+  installed = true
+  process.on('exit', killAllNow)
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+    process.once(sig, () => {
+      process.stderr.write(`\nbench: ${sig}, stopping ${children.size} child process(es)\n`)
+      stopAll().finally(() => process.exit(130))
+    })
+  }
+}
+
+/** A free TCP port on 127.0.0.1 (listen on 0, read, close). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer()
+    s.unref()
+    s.on('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address()
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+/** Peak and current resident set size of a process, in MiB (Linux /proc). */
+export function memoryOf(pid) {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+    const kb = (key) => {
+      const m = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)
+      return m === null ? null : Number(m[1]) / 1024
+    }
+    return { hwmMiB: kb('VmHWM'), rssMiB: kb('VmRSS') }
+  } catch {
+    return { hwmMiB: null, rssMiB: null }
+  }
+}
+
+export function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
