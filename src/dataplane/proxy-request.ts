@@ -1,0 +1,238 @@
+import { ServerResponse, type IncomingMessage } from 'node:http'
+import type { Dispatcher } from 'undici'
+import type { Color } from '../routing/index.js'
+import { COLOR_HEADER, responseHeaders } from './headers.js'
+import type { UpstreamErrorKind } from './observer.js'
+import { sendReply, type Replies, type ReplyCode } from './replies.js'
+import { TargetSet, type Target } from './targets.js'
+
+/** What a proxied request needs from the data plane that owns it. */
+export interface ProxyContext {
+  readonly exposeColor: boolean
+  /** prebuilt error replies per color (color header included when exposed) */
+  readonly replies: Readonly<Record<Color, Replies>>
+  /** true once `close` started: responses stop keeping connections alive */
+  readonly closing: boolean
+  now(): number
+  /** a request ended: observer call and in-flight bookkeeping, exactly once */
+  finished(color: Color, status: number, start: number, kind: UpstreamErrorKind | null): void
+  /** a client response closed (after its end or on a client abort) */
+  responseClosed(): void
+  /** a target changed health; for logs */
+  healthChanged(t: Target, up: boolean, err?: Error): void
+}
+
+/** Status reported for a request whose client went away first (nginx's convention). */
+export const CLIENT_CLOSED = 499
+
+/** Error codes that mean "could not connect to the target". */
+const CONNECT_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EHOSTDOWN',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EADDRNOTAVAIL',
+  'UND_ERR_CONNECT_TIMEOUT',
+])
+
+function codeOf(err: Error): string | undefined {
+  const c = (err as { code?: unknown }).code
+  return typeof c === 'string' ? c : undefined
+}
+
+/**
+ * The response class of the data plane's servers: it carries the request's
+ * handler, so the `close` and `drain` listeners are shared functions rather
+ * than closures allocated per request.
+ */
+export class ProxyResponse<Req extends IncomingMessage = IncomingMessage> extends ServerResponse<Req> {
+  proxy: ProxyRequest | null = null
+  drainListening = false
+}
+
+/** Shared `close` listener: the response ended or the client went away. */
+export function onResponseClose(this: ProxyResponse): void {
+  const p = this.proxy
+  if (p !== null) p.clientClosed()
+}
+
+function onResponseDrain(this: ProxyResponse): void {
+  const p = this.proxy
+  if (p !== null) p.drained()
+}
+
+/**
+ * One proxied request: an undici dispatch handler (the core callback API,
+ * which undici runs without an adapter) that streams the upstream response
+ * into the client response with backpressure, retries body-less requests on
+ * the next target when a connect fails, and reports the outcome once.
+ *
+ * Lifecycle: `start` → (`onConnect` → `onHeaders` → `onData`* →
+ * `onComplete`) | `onError`. `clientClosed` may come at any point; after
+ * `#done` the request is settled and later undici callbacks only clean up.
+ */
+export class ProxyRequest implements Dispatcher.DispatchHandler {
+  readonly #ctx: ProxyContext
+  readonly #res: ProxyResponse
+  readonly #req: IncomingMessage
+  readonly #set: TargetSet
+  readonly #color: Color
+  readonly #setCookie: string | null
+  readonly #start: number
+  readonly #opts: Dispatcher.DispatchOptions
+  #target: Target | null = null
+  #probe = false
+  #attempts = 0
+  #abort: ((err?: Error) => void) | null = null
+  #resume: (() => void) | null = null
+  #headersSent = false
+  #done = false
+  #clientGone = false
+
+  constructor(
+    ctx: ProxyContext,
+    req: IncomingMessage,
+    res: ProxyResponse,
+    set: TargetSet,
+    color: Color,
+    setCookie: string | null,
+    start: number,
+    opts: Dispatcher.DispatchOptions,
+  ) {
+    this.#ctx = ctx
+    this.#req = req
+    this.#res = res
+    this.#set = set
+    this.#color = color
+    this.#setCookie = setCookie
+    this.#start = start
+    this.#opts = opts
+  }
+
+  /** Sends the request to the next target of the color. */
+  start(): void {
+    const t = this.#set.pick(this.#ctx.now())
+    if (t === null) {
+      this.#fail('UPSTREAM_UNAVAILABLE', 'no-target')
+      return
+    }
+    this.#target = t
+    this.#probe = t.probing
+    this.#attempts++
+    this.#abort = null
+    t.pool.dispatch(this.#opts, this)
+  }
+
+  /** The client response closed: normal end, or the client went away. */
+  clientClosed(): void {
+    this.#res.proxy = null
+    this.#ctx.responseClosed()
+    if (this.#done) return
+    this.#clientGone = true
+    if (this.#abort !== null) this.#abort(new Error('client closed the connection'))
+    this.#finish(this.#headersSent ? this.#res.statusCode : CLIENT_CLOSED, null)
+  }
+
+  /** The client caught up: let undici read from the upstream again. */
+  drained(): void {
+    if (this.#resume !== null) this.#resume()
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.#abort = abort
+    if (this.#clientGone) abort(new Error('client closed the connection'))
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    // 1xx (e.g. 103 Early Hints) are not forwarded; the final response follows.
+    if (statusCode < 200) return true
+    const t = this.#target as Target
+    if (t.markUp()) this.#ctx.healthChanged(t, true)
+    if (this.#done) return false
+    const res = this.#res
+    const headers = responseHeaders(rawHeaders)
+    if (this.#ctx.exposeColor) headers.push(COLOR_HEADER, this.#color)
+    // Appended after the upstream's own Set-Cookie headers, never replacing them.
+    if (this.#setCookie !== null) headers.push('set-cookie', this.#setCookie)
+    if (this.#ctx.closing) res.shouldKeepAlive = false
+    res.writeHead(statusCode, headers)
+    this.#headersSent = true
+    this.#resume = resume
+    return true
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.#done) return false
+    const res = this.#res
+    if (res.write(chunk)) return true
+    // Backpressure: undici pauses the upstream socket until `drain`.
+    if (!res.drainListening) {
+      res.drainListening = true
+      res.on('drain', onResponseDrain)
+    }
+    return false
+  }
+
+  onComplete(): void {
+    this.#release()
+    if (this.#done) return
+    const res = this.#res
+    res.end()
+    this.#finish(res.statusCode, null)
+  }
+
+  onError(err: Error): void {
+    this.#release()
+    if (this.#done) return
+    const code = codeOf(err)
+    if (this.#headersSent) {
+      // Too late for an error status: cut the response so the client sees
+      // a truncated body rather than a complete-looking one.
+      this.#finish(this.#res.statusCode, code === 'UND_ERR_BODY_TIMEOUT' ? 'timeout' : 'reset')
+      this.#res.destroy()
+      return
+    }
+    if (code === 'PAYLOAD_TOO_LARGE') {
+      this.#fail('PAYLOAD_TOO_LARGE', null)
+      return
+    }
+    if (code !== undefined && CONNECT_CODES.has(code)) {
+      const t = this.#target as Target
+      if (t.markDown(this.#ctx.now())) this.#ctx.healthChanged(t, false, err)
+      // Only a request without a body can be sent again: a streamed body is gone.
+      if (this.#opts.body == null && this.#attempts < this.#set.targets.length) {
+        this.start()
+        return
+      }
+      this.#fail(code === 'UND_ERR_CONNECT_TIMEOUT' ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_UNAVAILABLE', 'connect')
+      return
+    }
+    if (code === 'UND_ERR_HEADERS_TIMEOUT') {
+      this.#fail('UPSTREAM_TIMEOUT', 'timeout')
+      return
+    }
+    this.#fail('UPSTREAM_UNAVAILABLE', 'reset')
+  }
+
+  #release(): void {
+    if (this.#probe) {
+      this.#probe = false
+      TargetSet.release(this.#target as Target)
+    }
+  }
+
+  #fail(code: ReplyCode, kind: UpstreamErrorKind | null): void {
+    const reply = this.#ctx.replies[this.#color][code]
+    // A request body left unread would have to be drained before the
+    // connection could carry another request: close it instead.
+    sendReply(this.#res, reply, this.#setCookie, this.#ctx.closing || !this.#req.complete)
+    this.#finish(reply.status, kind)
+  }
+
+  #finish(status: number, kind: UpstreamErrorKind | null): void {
+    this.#done = true
+    this.#ctx.finished(this.#color, status, this.#start, kind)
+  }
+}

@@ -1,0 +1,54 @@
+import type { Config } from '../config/schema.js'
+import type { Color } from '../routing/index.js'
+import type { RequestObserver, TableSource } from './observer.js'
+
+/** The few logger methods the data plane uses (pino fits). */
+export interface Logger {
+  info(...a: unknown[]): void
+  warn(...a: unknown[]): void
+  error(...a: unknown[]): void
+}
+
+/** What `createDataPlane` needs; everything is read once at start. */
+export interface DataPlaneOptions {
+  upstreams: Config['upstreams']
+  timeouts: Config['timeouts']
+  limits: Config['limits']
+  /** `headers.exposeColor`: add x-switchyard-color to responses */
+  exposeColor: boolean
+  /** read `source.table` once per request, so a flip is atomic */
+  source: TableSource
+  /** one call per finished request */
+  observer?: RequestObserver
+  /** stickiness id generator; default `crypto.randomUUID()` */
+  newId?: () => string
+  /** wall clock in ms for target backoff; default `Date.now` */
+  now?: () => number
+  logger?: Logger
+}
+
+/** Passive health of one target. */
+export interface TargetHealth {
+  url: string
+  up: boolean
+}
+
+export interface ListenOptions {
+  /** every request goes to the idle color (DESIGN "Preview listener") */
+  preview?: boolean
+}
+
+/** A running data plane: listeners, upstream pools and their health. */
+export interface DataPlane {
+  /** Starts a listener; resolves with the bound address (port 0 = any free port). */
+  listen(host: string, port: number, opts?: ListenOptions): Promise<{ host: string; port: number }>
+  /** Passive health per color. */
+  targets(): Record<Color, TargetHealth[]>
+  /** Requests in flight (upgraded sockets not included). */
+  inFlight(): number
+  /**
+   * Stops accepting, lets in-flight requests and upgraded sockets finish for
+   * up to `graceMs`, then destroys what is left and closes the pools.
+   */
+  close(graceMs: number): Promise<void>
+}
