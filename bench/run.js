@@ -38,6 +38,7 @@ const HELP = `usage: node bench/run.js [options]
   --no-memory           skip the 1,000-connection memory run
   --memory-connections <n>  connections of the memory run (default 1000)
   --markdown            also print the tables as Markdown
+  --serve-direct        start switchyard via dist/cli/serve.js instead of bin/switchyard.js
   -h, --help`
 
 function options() {
@@ -51,6 +52,7 @@ function options() {
       tool: { type: 'string', default: 'autocannon' },
       quick: { type: 'boolean', default: false },
       'no-pin': { type: 'boolean', default: false },
+      'serve-direct': { type: 'boolean', default: false },
       'no-half': { type: 'boolean', default: false },
       'no-memory': { type: 'boolean', default: false },
       'memory-connections': { type: 'string', default: '1000' },
@@ -74,6 +76,7 @@ function options() {
     memory: !values['no-memory'] && !quick,
     memoryConnections: Number(values['memory-connections']),
     markdown: values.markdown,
+    serveDirect: values['serve-direct'],
   }
   const scen = values.scenario ?? (quick ? 'small' : 'all')
   o.scenarios = scen === 'all' ? SCENARIOS : scen.split(',').map((id) => {
@@ -184,7 +187,7 @@ async function main() {
   await load.ready
   const upstream = launch('upstream', process.execPath, [join(ROOT, 'bench', 'upstream.js')], { core: LOAD_CORE, pin: o.pin })
   const upPort = (await waitForLine(upstream, /listening (\d+)/))[1]
-  const ctx = { tmp, pin: o.pin, proxyCore: PROXY_CORE, upstream, upstreamUrl: `http://127.0.0.1:${upPort}` }
+  const ctx = { tmp, pin: o.pin, serveDirect: o.serveDirect, proxyCore: PROXY_CORE, upstream, upstreamUrl: `http://127.0.0.1:${upPort}` }
 
   // Start every contender; one that fails becomes an error row, not a crash.
   const entries = []
@@ -204,7 +207,7 @@ async function main() {
 
   async function measure(e, scenario, runOpts, tool = o.tool) {
     if (tool === 'wrk') {
-      scenario.wrkScript ??= wrkScript(tmp, scenario)
+      scenario.wrkScript ??= wrkScript(tmp, { ...scenario, headers: requestsOf(scenario) })
       return runWrk({ url: e.url, connections: runOpts.connections, duration: runOpts.duration, script: scenario.wrkScript, core: LOAD_CORE, pin: o.pin })
     }
     return load.run(cannonOpts(e.url, scenario, runOpts))
@@ -226,7 +229,7 @@ async function main() {
   const results = { scenarios: {} }
   for (const scenario of o.scenarios) {
     console.log(`\n▶ ${scenario.title}`)
-    const warm = o.quick ? 0.5 : 1
+    const warm = o.quick ? 1 : 1.5
     for (const e of entries) await measureSafely(e, scenario, { connections: o.connections, duration: warm })
     const rounds = Object.fromEntries(entries.map((e) => [e.id, []]))
     for (let r = 0; r < o.rounds; r++) {
@@ -390,6 +393,7 @@ async function main() {
   if (o.markdown) console.log(`\n--- markdown ---\n\n${md.join('\n\n')}\n`)
 
   const failed = entries.filter((e) => e.error !== null && !e.skipped)
+  for (const e of entries.filter((x) => x.error !== null)) print(`${e.skipped ? 'skipped' : 'error'}: ${e.label}: ${e.error}`)
   const json = {
     startedAt: started.toISOString(),
     finishedAt: finished.toISOString(),

@@ -67,7 +67,8 @@ async function startSwitchyard(ctx, full) {
   }
   const file = join(dir, 'config.json')
   writeFileSync(file, JSON.stringify(config, null, 2))
-  const args = [...(ctx.nodeFlags ?? []), bin, 'serve', '--config', file]
+  const entry = ctx.serveDirect ? [join(BENCH, 'lib', 'serve-dist.js')] : [bin, 'serve']
+  const args = [...(ctx.nodeFlags ?? []), ...entry, '--config', file]
   const proc = launch(name, process.execPath, args, { core: ctx.proxyCore, pin: ctx.pin, cwd: dir })
   const url = `http://127.0.0.1:${port}`
   const admin = `http://127.0.0.1:${adminPort}`

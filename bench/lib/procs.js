@@ -103,8 +103,11 @@ export async function waitForHttp(url, { status = 200, timeoutMs = 15_000, proc 
 
 /** The last lines a child wrote, for error messages. */
 export function tail(proc, n = 6) {
-  const lines = (proc.err + '\n' + proc.out).trim().split('\n')
-  return lines.slice(-n).join(' | ').slice(-800)
+  const lines = (proc.err + '\n' + proc.out).trim().split('\n').filter((l) => l.trim() !== '')
+  // The first line naming an error says more than the end of a stack trace.
+  const first = lines.find((l) => /error|cannot|failed/i.test(l) && !/^\s+at /.test(l))
+  const last = lines.slice(-n).filter((l) => l !== first && !/^\s+at /.test(l))
+  return [first, ...last].filter(Boolean).join(' | ').slice(-800)
 }
 
 /** Stops one child: SIGTERM, then SIGKILL after `graceMs`. */
