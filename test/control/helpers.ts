@@ -43,3 +43,64 @@ export function entryV(version: number, over: Partial<HistoryEntry> = {}): Histo
     ...over,
   }
 }
+
+import { Runtime } from '../../src/control/runtime.js'
+import { StateService, loadOrInit } from '../../src/control/service.js'
+import { createFileStore } from '../../src/control/store/index.js'
+import type { StateStore } from '../../src/control/store/types.js'
+import type { SmokeGate, SmokeReport } from '../../src/control/types.js'
+import { createAdminApp, type AdminApp, type AdminAppOptions } from '../../src/control/admin/index.js'
+import { validateConfig } from '../../src/config/index.js'
+import type { Color } from '../../src/routing/index.js'
+
+/** A smoke gate that answers what the test says, and remembers the calls. */
+export class FakeSmoke implements SmokeGate {
+  calls: Color[] = []
+  ok = true
+  async run(color: Color): Promise<SmokeReport> {
+    this.calls.push(color)
+    return {
+      color,
+      ok: this.ok,
+      checks: [
+        { path: '/health', target: 'http://127.0.0.1:1', ok: this.ok, status: this.ok ? 200 : 500, error: this.ok ? null : 'status 500', ms: 1 },
+        { path: '/ready', target: 'http://127.0.0.1:1', ok: true, status: 200, error: null, ms: 1 },
+      ],
+    }
+  }
+}
+
+export interface AdminFixture {
+  app: AdminApp
+  service: StateService
+  runtime: Runtime
+  store: StateStore
+  smoke: FakeSmoke
+}
+
+/** An admin app over a file store in a temp dir; closed when the test ends. */
+export async function adminFixture(
+  t: Test,
+  o: { token?: string; metricsPublic?: boolean; stickiness?: { header?: string; cookie?: string }; app?: AdminAppOptions; ready?: () => { ready: boolean; reasons: string[] }; store?: (s: StateStore) => StateStore } = {},
+): Promise<AdminFixture> {
+  const dir = await tempDir(t)
+  const clock = fakeClock()
+  const config = validateConfig({
+    upstreams: { blue: { targets: ['http://127.0.0.1:3001'] }, green: { targets: ['http://127.0.0.1:3002'] } },
+    admin: { ...(o.token === undefined ? {} : { token: o.token }), metricsPublic: o.metricsPublic ?? false },
+    stickiness: o.stickiness ?? { header: 'x-user-id' },
+    store: { type: 'file', path: join(dir, 'state.json') },
+  })
+  const fileStore = createFileStore({ path: join(dir, 'state.json') })
+  const store = o.store ? o.store(fileStore) : fileStore
+  const runtime = new Runtime(await loadOrInit(store, 'blue', clock.now), {
+    stickiness: { header: config.stickiness.header ?? null, cookie: config.stickiness.cookie ?? null },
+    overrides: { enabled: false, secret: null },
+  })
+  const smoke = new FakeSmoke()
+  const service = new StateService({ store, runtime, clock: clock.now, smoke })
+  const app = createAdminApp({ service, runtime, store, config, ready: o.ready }, o.app)
+  t.teardown(() => app.close())
+  await app.ready()
+  return { app, service, runtime, store, smoke }
+}

@@ -1,0 +1,101 @@
+import swagger from '@fastify/swagger'
+import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, type RawServerDefault } from 'fastify'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Logger } from 'pino'
+import { createAuthHook } from './auth.js'
+import { adminErrorHandler, adminNotFoundHandler } from './errors.js'
+import { changeRoutes } from './routes/changes.js'
+import { cohortRoutes } from './routes/cohorts.js'
+import { explainRoutes } from './routes/explain.js'
+import { historyRoutes } from './routes/history.js'
+import { probeRoutes } from './routes/probes.js'
+import { stateRoutes } from './routes/state.js'
+import type { AdminDeps } from './types.js'
+
+/** The admin app, typed with the TypeBox provider. */
+export type AdminApp = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>
+
+/**
+ * A route plugin added by another part of the control plane (smoke,
+ * rollout, metrics...), written with or without the TypeBox provider.
+ */
+export type AdminPlugin = FastifyPluginAsync | FastifyPluginAsyncTypebox
+
+export interface AdminAppOptions {
+  /** registered after the core routes; they share auth, error handling and the OpenAPI document */
+  plugins?: AdminPlugin[]
+  /** a pino logger (create it with the token redacted), true for a default one, false/absent for none */
+  logger?: boolean | Logger
+}
+
+/**
+ * Bodies up to 64 MiB: a cohort with a million user ids of ~40 characters is
+ * about 45 MiB of JSON.
+ */
+export const ADMIN_BODY_LIMIT = 64 * 1024 * 1024
+
+/** Log paths that must never be written: the bearer token. */
+export const ADMIN_LOG_REDACT = ['req.headers.authorization', 'headers.authorization']
+
+/**
+ * Builds the admin API (not listening; the caller calls `.listen`).
+ *
+ * Order matters and is the point of this function: error handlers and the
+ * auth hook are set on the root first, so every route registered afterwards
+ * — the core routes here and `opts.plugins` — is guarded and answers errors
+ * the same way.
+ *
+ * @example
+ * const app = createAdminApp({ service, runtime, store, config }, { plugins: [smokeRoutes(smoke)] })
+ * await app.listen({ host: config.admin.host, port: config.admin.port })
+ */
+export function createAdminApp(deps: AdminDeps, opts: AdminAppOptions = {}): AdminApp {
+  const logger = opts.logger
+  const app = Fastify({
+    ...(typeof logger === 'object'
+      ? { loggerInstance: logger as FastifyBaseLogger }
+      : { logger: logger === true ? { level: 'info', redact: ADMIN_LOG_REDACT } : false }),
+    bodyLimit: ADMIN_BODY_LIMIT,
+    ajv: {
+      customOptions: {
+        // Refuse what we do not know rather than drop it silently, and no
+        // type coercion: "12" is not a percent.
+        removeAdditional: false,
+        coerceTypes: false,
+        useDefaults: false,
+        allErrors: false,
+        // Lets error messages use a schema's description (e.g. for patterns).
+        verbose: true,
+      },
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  app.setErrorHandler(adminErrorHandler)
+  app.setNotFoundHandler(adminNotFoundHandler)
+  app.addHook('onRequest', createAuthHook({ token: deps.config.admin.token, metricsPublic: deps.config.admin.metricsPublic }))
+  // A write without a body (`curl -X POST .../rollback`) means "no options".
+  app.addHook('preValidation', async (req) => {
+    if (req.body === undefined && (req.method === 'POST' || req.method === 'PUT')) req.body = {}
+  })
+
+  app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'switchyard admin API', version: '1' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: deps.config.admin.token === undefined ? [] : [{ bearer: [] }],
+    },
+  })
+
+  app.register(probeRoutes(deps))
+  app.register(stateRoutes(deps))
+  app.register(changeRoutes(deps))
+  app.register(cohortRoutes(deps))
+  app.register(historyRoutes(deps))
+  app.register(explainRoutes(deps))
+  for (const plugin of opts.plugins ?? []) app.register(plugin as FastifyPluginAsyncTypebox)
+
+  app.get('/docs/json', { schema: { hide: true } }, async () => app.swagger())
+  return app
+}

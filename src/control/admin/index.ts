@@ -1,0 +1,6 @@
+export { createAdminApp, ADMIN_BODY_LIMIT, ADMIN_LOG_REDACT, type AdminApp, type AdminAppOptions, type AdminPlugin } from './app.js'
+export { createAuthHook, tokenMatches, type AuthOptions } from './auth.js'
+export { adminErrorHandler, adminNotFoundHandler, assertTwoDecimals, classify, replyError, replySwitchyardError } from './errors.js'
+export { ACTOR_HEADER, actorOf, etag, parseIfMatch, sendWrite, writeOptions } from './http.js'
+export * from './schemas.js'
+export type { AdminDeps } from './types.js'

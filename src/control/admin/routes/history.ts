@@ -1,0 +1,32 @@
+import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { ERROR_RESPONSES, HistoryEntrySchema } from '../schemas.js'
+import type { AdminDeps } from '../types.js'
+
+export const DEFAULT_HISTORY_LIMIT = 50
+export const MAX_HISTORY_LIMIT = 10_000
+
+/** `GET /v1/history?limit=N`: changes, newest first. */
+export function historyRoutes(deps: AdminDeps): FastifyPluginAsyncTypebox {
+  return async (app) => {
+    app.get(
+      '/v1/history',
+      {
+        schema: {
+          summary: 'Changes of the state, newest first',
+          tags: ['state'],
+          // A query string is text; no type coercion is configured, so the number is parsed here.
+          querystring: Type.Object(
+            { limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,5}$', description: `1–${MAX_HISTORY_LIMIT} (default ${DEFAULT_HISTORY_LIMIT})` })) },
+            { additionalProperties: false },
+          ),
+          response: { 200: Type.Object({ entries: Type.Array(HistoryEntrySchema) }), ...ERROR_RESPONSES },
+        },
+      },
+      async (req) => {
+        const raw = req.query.limit
+        const limit = raw === undefined ? DEFAULT_HISTORY_LIMIT : Math.min(Math.max(Number(raw), 1), MAX_HISTORY_LIMIT)
+        return { entries: await deps.service.history(limit) }
+      },
+    )
+  }
+}
