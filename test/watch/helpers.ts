@@ -59,6 +59,7 @@ export class FakeService extends EventEmitter {
   #state: State
   readonly history: HistoryEntry[] = []
   updates = 0
+  readonly options: (WriteOptions & { retries?: number })[] = []
   /** when set, the next update first applies this (a concurrent writer) */
   race: ((s: State) => State) | null = null
 
@@ -73,6 +74,7 @@ export class FakeService extends EventEmitter {
 
   async update(t: Transition, o: WriteOptions & { retries?: number }): Promise<WriteResult> {
     this.updates++
+    this.options.push(o)
     await Promise.resolve()
     if (this.race !== null) {
       const r = this.race
@@ -81,7 +83,8 @@ export class FakeService extends EventEmitter {
     }
     const c: Change | null = t(this.#state)
     if (c === null) return { changed: false, state: this.#state, entry: null, converged: null }
-    const entry = { ...c.entry, actor: o.actor, reason: o.reason ?? c.entry.reason }
+    // Like the real service: the transition's entry is stored as it is.
+    const entry = c.entry
     this.history.unshift(entry)
     this.#set(c.state, entry)
     return { changed: true, state: c.state, entry, converged: true }
