@@ -131,8 +131,9 @@ export class ProxyRequest implements Dispatcher.DispatchHandler {
     this.#ctx.responseClosed()
     if (this.#done) return
     this.#clientGone = true
-    if (this.#abort !== null) this.#abort(new Error('client closed the connection'))
+    // Settle first: undici calls onError synchronously from abort.
     this.#finish(this.#headersSent ? this.#res.statusCode : CLIENT_CLOSED, null)
+    if (this.#abort !== null) this.#abort(new Error('client closed the connection'))
   }
 
   /** The client caught up: let undici read from the upstream again. */
@@ -186,6 +187,15 @@ export class ProxyRequest implements Dispatcher.DispatchHandler {
   onError(err: Error): void {
     this.#release()
     if (this.#done) return
+    const res = this.#res
+    // The client went away mid-upload: undici saw the body stream fail
+    // before node closed the response. Not the upstream's fault.
+    if (res.destroyed || (this.#req.destroyed && !this.#req.complete)) {
+      this.#clientGone = true
+      this.#finish(this.#headersSent ? res.statusCode : CLIENT_CLOSED, null)
+      if (!res.destroyed) res.destroy()
+      return
+    }
     const code = codeOf(err)
     if (this.#headersSent) {
       // Too late for an error status: cut the response so the client sees

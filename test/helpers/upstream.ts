@@ -4,7 +4,7 @@
  *
  *   GET  /anything        → 200 JSON {color, method, url, headers}
  *   GET  /status/<code>   → that status, same JSON
- *   GET  /hold/<name>     → answers only when the test calls `release(name)`
+ *   ANY  /hold/<name>     → reads the body, answers only when the test calls `release(name)`
  *   GET  /bytes/<n>       → n bytes of a fixed pattern (see `patternBytes`)
  *   POST /sha             → JSON {sha256, bytes} of the request body
  *   GET  /set-cookie      → sets its own cookie `up=1` (and `up2=2`)
@@ -35,6 +35,8 @@ export interface Upstream {
   held(name: string): Promise<void>
   /** answers a held request (200, JSON echo) */
   release(name: string): void
+  /** resolves when a held request's connection closed without an answer */
+  abandoned(name: string): Promise<void>
   /** stops the server and destroys every socket it still has */
   close(): Promise<void>
 }
@@ -76,6 +78,9 @@ export async function startUpstream(opts: UpstreamOptions): Promise<Upstream> {
     const url = req.url ?? '/'
     if (url.startsWith('/hold/')) {
       const name = url.slice(6)
+      // Read (and drop) the body, so an upload keeps flowing while held.
+      req.resume()
+      req.on('error', () => {})
       holds.set(name, { req, res })
       events.emit(`held:${name}`)
       return
@@ -142,6 +147,12 @@ export async function startUpstream(opts: UpstreamOptions): Promise<Upstream> {
     held(name) {
       if (holds.has(name)) return Promise.resolve()
       return once(events, `held:${name}`).then(() => undefined)
+    },
+    abandoned(name) {
+      const h = holds.get(name)
+      if (h === undefined) return Promise.reject(new Error(`no held request ${name}`))
+      if (h.res.destroyed) return Promise.resolve()
+      return once(h.res, 'close').then(() => undefined)
     },
     release(name) {
       const h = holds.get(name)
