@@ -1,0 +1,133 @@
+import type { Cohort, Color, HistoryEntry, State } from '../routing/index.js'
+import type { SmokeCheckResult, WriteResult } from '../control/types.js'
+
+/**
+ * Human output of the operator client: short lines an operator reads at a
+ * glance, tables for lists. Scripts use `--json` instead, so these may
+ * change wording; the JSON answers may not.
+ */
+
+const other = (c: Color): Color => (c === 'blue' ? 'green' : 'blue')
+
+/** Columns padded to their widest cell; the last column is not padded. */
+export function table(head: string[], rows: string[][]): string {
+  const all = [head, ...rows]
+  const widths = head.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)))
+  return all.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd()).join('\n') + '\n'
+}
+
+function rolloutLine(s: State): string | null {
+  const r = s.rollout
+  if (r === null) return null
+  const step = r.steps[r.stepIndex]
+  const where = step === undefined ? '' : ` step ${r.stepIndex + 1}/${r.steps.length} (${step.percent}%, hold ${step.holdSeconds}s)`
+  return `rollout: ${r.status}${where} of ${r.color}, auto-promote ${r.autoPromote ? 'on' : 'off'}, started ${r.startedAt}`
+}
+
+/** `status`: one line with everything, and the rollout if there is one. */
+export function formatStatus(s: State): string {
+  let out = `live: ${s.live}  idle: ${other(s.live)}  canary: ${s.canary}%  version: ${s.version}  cohorts: ${s.cohorts.length}  updated: ${s.updatedAt}\n`
+  if (s.previous !== null || s.lastFlipAt !== null) {
+    out += `previous: ${s.previous ?? '-'}  last flip: ${s.lastFlipAt ?? '-'}\n`
+  }
+  const r = rolloutLine(s)
+  if (r !== null) out += `${r}\n`
+  return out
+}
+
+/** The answer of a write, in the words of the command that made it. */
+export function formatWrite(command: string, r: WriteResult): string {
+  const s = r.state
+  if (!r.changed) {
+    const what =
+      command === 'flip' ? `${s.live} is already live` : command === 'canary' ? `the canary is already ${s.canary}%` : 'no change'
+    return `nothing to do: ${what}  version: ${s.version}\n`
+  }
+  const e = r.entry
+  switch (command) {
+    case 'flip':
+      return e !== null && e.from === s.live
+        ? `live: ${s.live} (canary ended)  version: ${s.version}\n`
+        : `live: ${s.live} (was ${String(e?.from ?? other(s.live))})  version: ${s.version}\n`
+    case 'rollback':
+      return `live: ${s.live} (rolled back from ${String(e?.from ?? other(s.live))})  version: ${s.version}\n`
+    case 'canary':
+      return `canary: ${s.canary}% to ${other(s.live)} (was ${String(e?.from ?? '?')}%)  version: ${s.version}\n`
+    case 'cohort set': {
+      const op = e?.detail?.op === 'replace' ? 'replaced' : 'added'
+      return `cohort ${String(e?.to ?? '')}: ${op}  version: ${s.version}\n`
+    }
+    case 'cohort rm':
+      return `cohort ${String(e?.from ?? '')}: removed  version: ${s.version}\n`
+    default: {
+      const r2 = rolloutLine(s)
+      return `${r2 ?? `canary: ${s.canary}%  live: ${s.live}`}  version: ${s.version}\n`
+    }
+  }
+}
+
+function matchSummary(c: Cohort): string {
+  const m = c.match
+  const parts: string[] = []
+  if (m.headers) parts.push(`headers ${Object.entries(m.headers).map(([k, v]) => `${k}=${v}`).join(',')}`)
+  if (m.cookies) parts.push(`cookies ${Object.entries(m.cookies).map(([k, v]) => `${k}=${v}`).join(',')}`)
+  if (m.users) parts.push(`users ${m.users.length}`)
+  if (m.percent !== undefined) parts.push(`percent ${m.percent}%`)
+  return parts.length === 0 ? 'everyone' : parts.join('; ')
+}
+
+/** `cohort ls`: in the order they are tried. */
+export function formatCohorts(cohorts: Cohort[]): string {
+  if (cohorts.length === 0) return 'no cohorts\n'
+  return table(['NAME', 'COLOR', 'MATCH'], cohorts.map((c) => [c.name, c.color, matchSummary(c)]))
+}
+
+const cell = (v: unknown) => (v === null || v === undefined ? '-' : typeof v === 'number' ? String(v) : String(v))
+
+/** `history`: newest first. */
+export function formatHistory(entries: HistoryEntry[]): string {
+  if (entries.length === 0) return 'no history\n'
+  return table(
+    ['AT', 'VERSION', 'ACTION', 'FROM', 'TO', 'ACTOR', 'REASON'],
+    entries.map((e) => [e.at, String(e.version), e.action, cell(e.from), cell(e.to), e.actor, cell(e.reason)]),
+  )
+}
+
+/** One smoke check as a line. */
+export function formatCheck(c: SmokeCheckResult): string {
+  const status = c.status === null ? '-' : String(c.status)
+  return `  ${c.ok ? 'ok  ' : 'FAIL'}  ${c.target}${c.path}  ${status}  ${c.ms}ms${c.error === null ? '' : `  ${c.error}`}\n`
+}
+
+/** `explain`: the color, then why. */
+export function formatExplain(x: { color: string; rule: string; cohort: string | null; key: string | null; bucket: number | null }): string {
+  const why = x.rule === 'cohort' ? `cohort ${x.cohort ?? ''}` : x.rule
+  return `${x.color}  rule: ${why}  key: ${x.key ?? '-'}  bucket: ${x.bucket ?? '-'}\n`
+}
+
+/** Anything else (health, rollout answers of newer servers): indented key: value lines. */
+export function formatValue(v: unknown, indent = ''): string {
+  if (v === null || typeof v !== 'object') return `${indent}${cell(v)}\n`
+  if (Array.isArray(v)) {
+    if (v.every((x) => x === null || typeof x !== 'object')) return `${indent}${v.map(cell).join(', ')}\n`
+    return v.map((x, i) => `${indent}- [${i}]\n${formatValue(x, `${indent}  `)}`).join('')
+  }
+  let out = ''
+  for (const [k, x] of Object.entries(v)) {
+    if (x !== null && typeof x === 'object' && !(Array.isArray(x) && x.every((y) => y === null || typeof y !== 'object'))) {
+      out += `${indent}${k}:\n${formatValue(x, `${indent}  `)}`
+    } else {
+      out += `${indent}${k}: ${Array.isArray(x) ? x.map(cell).join(', ') : cell(x)}\n`
+    }
+  }
+  return out
+}
+
+/** `instances`: one row per router. */
+export function formatInstances(list: { id: string; appliedVersion: number; lastSeen: string; host?: string; pid?: number }[]): string {
+  if (list.length === 0) return 'no instances\n'
+  return table(
+    ['ID', 'VERSION', 'LAST SEEN', 'HOST', 'PID'],
+    list.map((i) => [i.id, String(i.appliedVersion), i.lastSeen, cell(i.host), cell(i.pid)]),
+  )
+}
