@@ -8,8 +8,12 @@ import { Pool } from 'undici'
 const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host'])
 const pool = new Pool(process.argv[2], { connections: 128, keepAliveTimeout: 60_000 })
 
+// A client that goes away must abort its upstream request, or a paused
+// response would hold a pooled connection forever.
+function onClose() { const f = this.forward; if (!f.done && f.controller !== null) f.controller.abort(new Error('client closed')) }
+
 class Forward {
-  constructor(res) { this.res = res; this.controller = null }
+  constructor(res) { this.res = res; this.controller = null; this.done = false; res.forward = this; res.on('close', onClose) }
   onRequestStart(controller) { this.controller = controller }
   onResponseStart(controller, status, headers) {
     const flat = []
@@ -19,8 +23,9 @@ class Forward {
   onResponseData(controller, chunk) {
     if (!this.res.write(chunk)) { controller.pause(); this.res.once('drain', () => controller.resume()) }
   }
-  onResponseEnd() { this.res.end() }
+  onResponseEnd() { this.done = true; this.res.end() }
   onResponseError(controller, err) {
+    this.done = true
     if (!this.res.headersSent) { this.res.writeHead(502, { 'content-length': '0' }); this.res.end() } else this.res.destroy(err)
   }
 }

@@ -218,6 +218,8 @@ async function main() {
     try {
       const r = await measure(e, scenario, runOpts, tool)
       if (e.proc !== undefined && e.proc.exited !== null) throw new Error(`exited during the run (${JSON.stringify(e.proc.exited)})`)
+      // A proxy that stops answering shows as no responses, not as errors.
+      if (r.requestsTotal === 0) throw new Error(`no response in ${runOpts.duration}s (stalled)`)
       return r
     } catch (err) {
       e.error = `${scenario.id}: ${err.message}`
@@ -229,7 +231,8 @@ async function main() {
   const results = { scenarios: {} }
   for (const scenario of o.scenarios) {
     console.log(`\n▶ ${scenario.title}`)
-    const warm = o.quick ? 1 : 1.5
+    // JIT and pools warm up in the first scenario; later ones only need the new paths.
+    const warm = o.quick ? 1 : scenario === o.scenarios[0] ? 1.5 : 0.5
     for (const e of entries) await measureSafely(e, scenario, { connections: o.connections, duration: warm })
     const rounds = Object.fromEntries(entries.map((e) => [e.id, []]))
     for (let r = 0; r < o.rounds; r++) {
