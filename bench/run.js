@@ -189,19 +189,22 @@ async function main() {
   const upPort = (await waitForLine(upstream, /listening (\d+)/))[1]
   const ctx = { tmp, pin: o.pin, serveDirect: o.serveDirect, proxyCore: PROXY_CORE, upstream, upstreamUrl: `http://127.0.0.1:${upPort}` }
 
-  // Start every contender; one that fails becomes an error row, not a crash.
-  const entries = []
-  for (const c of o.contenders) {
+  // Start every contender at once (start-up is mostly waiting); one that
+  // fails becomes an error row, not a crash.
+  const entries = await Promise.all(o.contenders.map(async (c) => {
     const e = { id: c.id, label: c.label, about: c.about, isSwitchyard: c.isSwitchyard === true, error: null, skipped: false }
     try {
       Object.assign(e, await c.start(ctx))
-      console.log(`  ready   ${c.label.padEnd(30)} ${e.url}  pid ${e.proc.pid}${e.info?.color ? `  (bench requests → ${e.info.color})` : ''}`)
     } catch (err) {
       e.error = err.message
       e.skipped = err.skip === true
-      console.log(`  ${e.skipped ? 'skipped' : 'ERROR  '} ${c.label.padEnd(30)} ${err.message}`)
     }
-    entries.push(e)
+    return e
+  }))
+  console.log(`  contenders started in ${((Date.now() - started) / 1000).toFixed(1)}s`)
+  for (const e of entries) {
+    if (e.error === null) console.log(`  ready   ${e.label.padEnd(30)} ${e.url}  pid ${e.proc.pid}${e.info?.color ? `  (bench requests → ${e.info.color})` : ''}`)
+    else console.log(`  ${e.skipped ? 'skipped' : 'ERROR  '} ${e.label.padEnd(30)} ${e.error}`)
   }
   const alive = (e) => e.error === null && (e.proc === undefined || e.proc.exited === null)
 
