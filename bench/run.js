@@ -15,7 +15,7 @@ import os from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { BENCH_USER, CONTENDERS, ROOT } from './lib/contenders.js'
-import { canPin, installCleanup, launch, memoryOf, onPath, stopAll, waitForLine } from './lib/procs.js'
+import { canPin, cpuSeconds, installCleanup, launch, memoryOf, onPath, stopAll, waitForLine } from './lib/procs.js'
 import { fmt, markdownTable, median, sum, table } from './lib/stats.js'
 import { runWrk, wrkScript } from './lib/wrk.js'
 
@@ -26,7 +26,7 @@ const SCENARIOS = [
 ]
 
 const HELP = `usage: node bench/run.js [options]
-  --duration <s>        seconds per measured run (default 3; quick 1.5)
+  --duration <s>        seconds per measured run (default 2.5; quick 1.5)
   --connections <n>     keep-alive connections (default 50)
   --rounds <n>          rounds; each contender runs once per round (default 3; quick 1)
   --scenario <list>     small,16k,post64k or all (default all; quick small)
@@ -67,7 +67,7 @@ function options() {
   const quick = values.quick
   const o = {
     quick,
-    duration: Number(values.duration ?? (quick ? 1.5 : 3)),
+    duration: Number(values.duration ?? (quick ? 1.5 : 2.5)),
     connections: Number(values.connections),
     rounds: Number(values.rounds ?? (quick ? 1 : 3)),
     tool: values.tool,
@@ -219,7 +219,12 @@ async function main() {
   async function measureSafely(e, scenario, runOpts, tool) {
     if (!alive(e)) return null
     try {
+      const pid = e.proc?.pid
+      const cpu0 = pid === undefined ? null : cpuSeconds(pid)
       const r = await measure(e, scenario, runOpts, tool)
+      const cpu1 = pid === undefined ? null : cpuSeconds(pid)
+      r.cpuSec = cpu0 === null || cpu1 === null ? null : cpu1 - cpu0
+      r.cpuUsPerRequest = r.cpuSec === null || r.requestsTotal === 0 ? null : (r.cpuSec * 1e6) / r.requestsTotal
       if (e.proc !== undefined && e.proc.exited !== null) throw new Error(`exited during the run (${JSON.stringify(e.proc.exited)})`)
       // A proxy that stops answering shows as no responses, not as errors.
       if (r.requestsTotal === 0) throw new Error(`no response in ${runOpts.duration}s (stalled)`)
@@ -234,8 +239,10 @@ async function main() {
   const results = { scenarios: {} }
   for (const scenario of o.scenarios) {
     console.log(`\n▶ ${scenario.title}`)
-    // JIT and pools warm up in the first scenario; later ones only need the new paths.
-    const warm = o.quick ? 1 : scenario === o.scenarios[0] ? 1.5 : 0.5
+    // JIT and pools warm up in the first scenario; later ones only need the
+    // new paths. On a busy box a cold Node proxy spends several seconds
+    // (interpreted code, compile jobs starved) at 3-20x its warm CPU per request.
+    const warm = o.quick ? 1.5 : scenario === o.scenarios[0] ? 3 : 0.5
     for (const e of entries) await measureSafely(e, scenario, { connections: o.connections, duration: warm })
     const rounds = Object.fromEntries(entries.map((e) => [e.id, []]))
     for (let r = 0; r < o.rounds; r++) {
@@ -260,6 +267,7 @@ async function main() {
         maxRequestsPerSec: Math.max(...rs.map((x) => x.requestsPerSec)),
         p50Ms: median(rs.map((x) => x.latencyMs.p50)),
         p99Ms: median(rs.map((x) => x.latencyMs.p99)),
+        cpuUsPerRequest: median(rs.map((x) => x.cpuUsPerRequest)),
         errors: sum(rs.map((x) => x.errors + x.timeouts)),
         non2xx: sum(rs.map((x) => x.non2xx)),
         requests: sum(rs.map((x) => x.requestsTotal)),
@@ -321,12 +329,12 @@ async function main() {
   const md = []
   for (const scenario of o.scenarios) {
     const s = results.scenarios[scenario.id].summary
-    const header = ['contender', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'non-2xx', 'spread']
+    const header = ['contender', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'non-2xx', 'spread', 'CPU µs/req']
     const rows = entries.map((e) => {
       const x = s[e.id]
-      if (x === undefined) return [e.label, '–', '–', '–', '–', '–', e.skipped ? 'skipped' : `ERROR ${e.error ?? ''}`.slice(0, 60)]
+      if (x === undefined) return [e.label, '–', '–', '–', '–', '–', e.skipped ? 'skipped' : `ERROR ${e.error ?? ''}`.slice(0, 60), '–']
       const spread = x.requestsPerSec > 0 ? ((x.maxRequestsPerSec - x.minRequestsPerSec) / x.requestsPerSec) * 100 : 0
-      return [e.label, fmt(x.requestsPerSec), fmt(x.p50Ms, 2), fmt(x.p99Ms, 2), fmt(x.errors), fmt(x.non2xx), `±${fmt(spread / 2, 0)}%`]
+      return [e.label, fmt(x.requestsPerSec), fmt(x.p50Ms, 2), fmt(x.p99Ms, 2), fmt(x.errors), fmt(x.non2xx), `±${fmt(spread / 2, 0)}%`, fmt(x.cpuUsPerRequest, 1)]
     })
     print(`\n${scenario.title} — ${o.tool}`)
     print(table(header, rows))
@@ -366,10 +374,29 @@ async function main() {
     row.push('(reference)', '')
     ratioRows.push(row)
   }
-  const ratioHeader = ['req/s ratio', ...o.scenarios.map((s) => s.id), 'goal', `goal (${o.scenarios[0].id})`]
-  print(`\nratios (req/s, medians)`)
+  // The same comparison by CPU per request (peer's µs ÷ switchyard's µs):
+  // what a core would deliver, much less sensitive to other load on the box.
+  for (const sy of ['switchyard-full', 'switchyard']) {
+    for (const peer of Object.keys(goals)) {
+      const row = [`${sy} / ${peer} (by CPU)`]
+      for (const scenario of o.scenarios) {
+        const s = results.scenarios[scenario.id].summary
+        const a = s[sy]?.cpuUsPerRequest
+        const b = s[peer]?.cpuUsPerRequest
+        const ratio = a != null && b != null && a > 0 ? b / a : null
+        results.ratios[`${sy}/${peer}/${scenario.id}/cpu`] = ratio
+        row.push(ratio === null ? '–' : ratio.toFixed(2))
+      }
+      const r0 = results.ratios[`${sy}/${peer}/${o.scenarios[0].id}/cpu`]
+      row.push(`≥ ${goals[peer].toFixed(2)}${peer === 'nginx' ? ' (stretch)' : ''}`)
+      row.push(sy === 'switchyard-full' ? goalMark(r0 === null ? null : r0 >= goals[peer]) : '')
+      ratioRows.push(row)
+    }
+  }
+  const ratioHeader = ['ratio', ...o.scenarios.map((s) => s.id), 'goal', `goal (${o.scenarios[0].id})`]
+  print(`\nratios of medians: req/s, and (by CPU) the peer's CPU µs per request ÷ switchyard's`)
   print(table(ratioHeader, ratioRows))
-  md.push(`**Ratios** (req/s, medians)\n\n${markdownTable(ratioHeader, ratioRows)}`)
+  md.push(`**Ratios** (medians; "by CPU" = peer's CPU µs per request ÷ switchyard's)\n\n${markdownTable(ratioHeader, ratioRows)}`)
 
   if (results.halfLoad !== undefined) {
     const h = results.halfLoad

@@ -173,6 +173,28 @@ export function memoryOf(pid) {
   }
 }
 
+const CLK_TCK = (() => {
+  const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' })
+  const n = Number(r.stdout?.trim())
+  return n > 0 ? n : 100
+})()
+
+/**
+ * CPU seconds (user + system, all threads) a process has used so far, from
+ * /proc/<pid>/stat; null when unavailable. CPU per request is far less
+ * sensitive than req/s to other work competing for the cores.
+ */
+export function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // Fields after the command name, which may hold spaces: "pid (comm) state ..."
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(f[11]) + Number(f[12])) / CLK_TCK
+  } catch {
+    return null
+  }
+}
+
 export function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }
