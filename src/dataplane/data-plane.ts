@@ -122,8 +122,21 @@ export class DataPlaneImpl implements DataPlane, ProxyContext, UpgradeContext {
       requestTimeout: REQUEST_TIMEOUT_MS,
     })
     server.keepAliveTimeout = this.#limits.keepAliveTimeoutMs
-    server.on('request', (req: IncomingMessage, res: ProxyResponse) => this.#handle(req, res, preview))
-    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(req, socket, head, preview))
+    server.on('request', (req: IncomingMessage, res: ProxyResponse) => {
+      try {
+        this.#handle(req, res, preview)
+      } catch (err) {
+        this.#contain(err, req, res)
+      }
+    })
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      try {
+        this.#upgrade(req, socket, head, preview)
+      } catch (err) {
+        this.bug(err)
+        socket.destroy()
+      }
+    })
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => reject(err)
       server.once('error', onError)
@@ -185,6 +198,21 @@ export class DataPlaneImpl implements DataPlane, ProxyContext, UpgradeContext {
     res.proxy = p
     res.on('close', onResponseClose)
     p.start()
+  }
+
+  /**
+   * A bug in the request path must not take the process down: log it and
+   * end this one request. Before the hand-off to a ProxyRequest (or a
+   * prebuilt reply) the request still counts as in flight, so settle it.
+   */
+  #contain(err: unknown, _req: IncomingMessage, res: ProxyResponse): void {
+    this.bug(err)
+    if (res.proxy === null && !res.writableEnded) this.#inFlight--
+    res.destroy()
+  }
+
+  bug(err: unknown): void {
+    this.#logger?.error({ err }, 'unexpected error in the data plane')
   }
 
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, preview: boolean): void {

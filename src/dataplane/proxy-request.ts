@@ -18,6 +18,8 @@ export interface ProxyContext {
   finished(color: Color, status: number, start: number, kind: UpstreamErrorKind | null): void
   /** a client response closed (after its end or on a client abort) */
   responseClosed(): void
+  /** an unexpected exception was contained; for logs */
+  bug(err: unknown): void
   /** a target changed health; for logs */
   healthChanged(t: Target, up: boolean, err?: Error): void
 }
@@ -185,12 +187,26 @@ export class ProxyRequest implements Dispatcher.DispatchHandler {
   }
 
   onError(err: Error): void {
+    // undici does not guard this callback: a throw here would be uncaught.
+    try {
+      this.#onError(err)
+    } catch (bug) {
+      this.#ctx.bug(bug)
+      if (!this.#done) this.#finish(this.#headersSent ? this.#res.statusCode : 502, 'reset')
+      this.#res.destroy()
+    }
+  }
+
+  #onError(err: Error): void {
     this.#release()
     if (this.#done) return
     const res = this.#res
-    // The client went away mid-upload: undici saw the body stream fail
-    // before node closed the response. Not the upstream's fault.
-    if (res.destroyed || (this.#req.destroyed && !this.#req.complete)) {
+    // The client went away (mid-upload, or its socket was destroyed) and
+    // undici noticed before node closed the response. Not the upstream's fault.
+    const req = this.#req
+    // Node may already have let go of the socket reference (typed non-null, can be null).
+    const sock = (res.socket as typeof res.socket | null) ?? (req.socket as typeof req.socket | null)
+    if (res.destroyed || (sock !== null && sock.destroyed) || (req.destroyed && !req.complete)) {
       this.#clientGone = true
       this.#finish(this.#headersSent ? res.statusCode : CLIENT_CLOSED, null)
       if (!res.destroyed) res.destroy()

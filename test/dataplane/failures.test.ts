@@ -3,7 +3,7 @@ import { once } from 'node:events'
 import t from 'tap'
 import { request } from '../helpers/request.js'
 import { freePort, startUpstream } from '../helpers/upstream.js'
-import { setup } from './harness.js'
+import { setup } from '../helpers/dataplane.js'
 
 t.test('502 with a JSON error when the color has no reachable target', async (t) => {
   const dead = `http://127.0.0.1:${await freePort()}`

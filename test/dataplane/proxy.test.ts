@@ -1,7 +1,7 @@
 import http from 'node:http'
 import t from 'tap'
 import { request, setCookies } from '../helpers/request.js'
-import { setup } from './harness.js'
+import { setup } from '../helpers/dataplane.js'
 
 t.test('routes to live and marks the color on both sides', async (t) => {
   const s = await setup(t)

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream'
 import t from 'tap'
 import { request } from '../helpers/request.js'
 import { patternBytes, sha256 } from '../helpers/upstream.js'
-import { LIMITS, setup } from './harness.js'
+import { LIMITS, setup } from '../helpers/dataplane.js'
 
 const MiB = 1024 * 1024
 

@@ -5,7 +5,7 @@
  */
 import { compile, initialState, type Cohort, type Color, type RoutingOptions, type RoutingTable, type State } from '../../src/routing/index.js'
 import { createDataPlane, type DataPlane, type DataPlaneOptions, type UpstreamErrorKind } from '../../src/dataplane/index.js'
-import { startUpstream, type Upstream } from '../helpers/upstream.js'
+import { startUpstream, type Upstream } from './upstream.js'
 
 /** The part of tap's Test the harness uses. */
 export interface Teardown {
