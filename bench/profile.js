@@ -8,6 +8,7 @@
  * metrics, GC …).
  *
  *   node bench/profile.js [--duration 10] [--scenario small|16k|post64k] [--live] [--connections 50] [--serve-direct]
+ *   node bench/profile.js --contender bare-undici      (the same for a peer, to compare)
  *
  * The profile lands in bench/results/*.cpuprofile.json (git-ignored; open it in Chrome DevTools or
  * speedscope for the flame graph).
@@ -17,7 +18,7 @@ import os from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { BENCH_USER, CONTENDERS, ROOT } from './lib/contenders.js'
-import { canPin, installCleanup, launch, stop, stopAll, waitForLine } from './lib/procs.js'
+import { canPin, cpuSeconds, installCleanup, launch, stop, stopAll, waitForLine } from './lib/procs.js'
 
 const { values } = parseArgs({
   options: {
@@ -25,6 +26,7 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '50' },
     scenario: { type: 'string', default: 'small' },
     live: { type: 'boolean', default: false },
+    contender: { type: 'string' },
     top: { type: 'string', default: '25' },
     'serve-direct': { type: 'boolean', default: false },
   },
@@ -110,7 +112,7 @@ function summarize(file, top, window) {
     else console.log(`  ${pct(h)}  ${a}`)
   }
   if (small > 0) console.log(`  ${pct(small)}  (areas under 0.5% each)`)
-  // Inclusive time of switchyard's own functions (self + callees), to see
+  // Inclusive time of the contender's own functions (self + callees), to see
   // what each step of the hot path costs with the node/undici work it triggers.
   const byId = new Map(prof.nodes.map((x) => [x.id, x]))
   const incl = new Map()
@@ -126,14 +128,15 @@ function summarize(file, top, window) {
     const { functionName, url, lineNumber } = node.callFrame
     const key = `${functionName || '(anonymous)'}  ${url.replace(`file://${ROOT}`, '')}:${lineNumber + 1}`
     // Count a function once per stack so recursion does not double it.
-    if (url.includes('/dist/') && !stack.has(key)) incl.set(key, (incl.get(key) ?? 0) + inclusive(node))
-    const next = url.includes('/dist/') ? new Set(stack).add(key) : stack
+    const own = url.includes('/dist/') || url.includes('/bench/')
+    if (own && !stack.has(key)) incl.set(key, (incl.get(key) ?? 0) + inclusive(node))
+    const next = own ? new Set(stack).add(key) : stack
     for (const c of node.children ?? []) {
       if (!seen.has(c)) { seen.add(c); walk(byId.get(c), next) }
     }
   }
   walk(prof.nodes[0], new Set())
-  console.log('\nswitchyard functions (inclusive time: self + what they call)')
+  console.log('\nthe contender\'s own functions (inclusive time: self + what they call)')
   for (const [k, h] of [...incl].sort((x, y) => y[1] - x[1]).slice(0, 15)) console.log(`  ${pct(h)}  ${k}`)
 
   console.log(`\ntop ${top} functions (self time)`)
@@ -148,7 +151,9 @@ async function main() {
   const upstream = launch('upstream', process.execPath, [join(ROOT, 'bench', 'upstream.js')], { core: 0, pin })
   const port = (await waitForLine(upstream, /listening (\d+)/))[1]
   const ctx = { tmp, pin, serveDirect: values['serve-direct'], proxyCore: 1, upstream, upstreamUrl: `http://127.0.0.1:${port}`, nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] }
-  const contender = CONTENDERS.find((c) => c.id === (values.live ? 'switchyard' : 'switchyard-full'))
+  const id = values.contender ?? (values.live ? 'switchyard' : 'switchyard-full')
+  const contender = CONTENDERS.find((c) => c.id === id)
+  if (contender === undefined || ['direct', 'nginx'].includes(id)) throw new Error(`--contender is a Node contender: switchyard, switchyard-full, bare-undici, http-proxy, fastify-proxy`)
   const sy = await contender.start(ctx)
   console.log(`profiling ${contender.label} (pid ${sy.proc.pid}) under ${values.connections} connections, ${values.scenario}, ${values.duration}s`)
   const load = launch('load', process.execPath, [
@@ -160,11 +165,13 @@ async function main() {
   // Only samples taken while the load runs count, after a warm-up second or two.
   const nowUs = () => Number(process.hrtime.bigint() / 1000n)
   const fromUs = nowUs() + Math.min(2, Number(values.duration) / 4) * 1e6
+  const cpu0 = cpuSeconds(sy.proc.pid)
   await load.closedPromise
   const toUs = nowUs()
+  const cpu = cpuSeconds(sy.proc.pid) - cpu0
   try {
     const r = JSON.parse(load.out)
-    console.log(`load: ${Math.round(r.requests.total / r.duration)} req/s, p99 ${r.latency.p99} ms, errors ${r.errors}, non-2xx ${r.non2xx}`)
+    console.log(`load: ${Math.round(r.requests.total / r.duration)} req/s, p99 ${r.latency.p99} ms, errors ${r.errors}, non-2xx ${r.non2xx}, CPU ${((cpu * 1e6) / r.requests.total).toFixed(1)} µs/request (whole run, warm-up included)`)
   } catch {
     console.log(`load: ${load.err.slice(-300)}`)
   }
@@ -174,7 +181,7 @@ async function main() {
   if (files.length === 0) throw new Error(`no profile written (switchyard exit ${JSON.stringify(exit)})`)
   const outDir = join(ROOT, 'bench', 'results')
   mkdirSync(outDir, { recursive: true })
-  const out = join(outDir, `switchyard-${values.live ? 'live' : 'full'}-${values.scenario}-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile.json`)
+  const out = join(outDir, `${id}-${values.scenario}-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile.json`)
   copyFileSync(join(profDir, files[0]), out)
   console.log(`profile: ${out}`)
   summarize(out, Number(values.top), { fromUs, toUs })
