@@ -172,6 +172,7 @@ async function main() {
   installCleanup()
   const started = new Date()
   const tmp = mkdtempSync(join(os.tmpdir(), 'switchyard-bench-'))
+  process.on('exit', () => rmSync(tmp, { recursive: true, force: true }))
   const LOAD_CORE = 0
   const PROXY_CORE = 1
   const pinNote = o.pin
