@@ -57,6 +57,9 @@ export function watchedColors(state: State, nowMs: number, watchSecondsAfterFlip
 
 function inFlipWatch(state: State, nowMs: number, seconds: number): boolean {
   if (state.lastFlipAt === null || state.previous === null) return false
+  // The router's own rollback returned to the color that was good before:
+  // watching it again could flip two failing colors back and forth.
+  if (state.lastFlipAction === 'auto-revert') return false
   return nowMs - Date.parse(state.lastFlipAt) < seconds * 1000
 }
 
@@ -137,8 +140,6 @@ export class AutoRevert {
   readonly #timers: IntervalTimers
   #handle: unknown = null
   #running: Promise<AutoRevertOutcome> | null = null
-  /** lastFlipAt values this instance's reverts produced: never watched */
-  readonly #ownRollbacks = new Set<string>()
   /** last verdict per watch, to log changes rather than every tick */
   readonly #lastVerdict = new Map<WatchReason, string>()
 
@@ -194,7 +195,7 @@ export class AutoRevert {
       })
       if (out.verdict === 'breach') return out
     }
-    if (inFlipWatch(s, now, settings.watchSecondsAfterFlip) && !this.#ownRollbacks.has(s.lastFlipAt as string)) {
+    if (inFlipWatch(s, now, settings.watchSecondsAfterFlip)) {
       return this.#judge(s, s.live, 'after-flip', (fresh, ctx, detail) => {
         // Only undo the flip that was measured, and only once.
         if (fresh.live !== s.live || fresh.lastFlipAt !== s.lastFlipAt || fresh.previous === null) return null
@@ -221,7 +222,6 @@ export class AutoRevert {
     const ctx: ChangeContext = { at: new Date(this.#o.clock()).toISOString(), actor: this.#actor, reason: why }
     const result = await this.#o.service.update((fresh) => revert(fresh, ctx, detail), { actor: this.#actor, reason: why })
     if (result.changed) {
-      if (reason === 'after-flip' && result.state.lastFlipAt !== null) this.#ownRollbacks.add(result.state.lastFlipAt)
       logger.warn({ color, watch: reason, ...detail, version: result.state.version }, `auto-revert: ${why}`)
     } else {
       logger.info({ color, watch: reason }, 'auto-revert: nothing to revert any more (done elsewhere)')

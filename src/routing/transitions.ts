@@ -32,6 +32,7 @@ export function initialState(live: Color, at: string): State {
     rollout: null,
     updatedAt: at,
     lastFlipAt: null,
+    lastFlipAction: null,
   }
 }
 
@@ -71,7 +72,7 @@ export function flip(state: State, ctx: ChangeContext, to?: Color, action: Actio
   }
   return change(
     state,
-    { ...state, live: target, previous: state.live, canary: 0, rollout: null, lastFlipAt: ctx.at },
+    { ...state, live: target, previous: state.live, canary: 0, rollout: null, lastFlipAt: ctx.at, lastFlipAction: action },
     ctx,
     action,
     state.live,
@@ -86,7 +87,7 @@ export function rollback(state: State, ctx: ChangeContext, action: Action = 'rol
   }
   return change(
     state,
-    { ...state, live: state.previous, previous: state.live, canary: 0, rollout: null, lastFlipAt: ctx.at },
+    { ...state, live: state.previous, previous: state.live, canary: 0, rollout: null, lastFlipAt: ctx.at, lastFlipAction: action },
     ctx,
     action,
     state.live,

@@ -67,6 +67,13 @@ export interface State {
   updatedAt: string
   /** ISO time of the last flip, rollback or auto-revert rollback */
   lastFlipAt: string | null
+  /**
+   * What made the last flip: 'auto-revert' when the router rolled back on its
+   * own. A color the router returned to is not watched again, on any
+   * instance, so two failing colors cannot flip back and forth. Absent in
+   * states stored before this field existed (read as null).
+   */
+  lastFlipAction?: Action | null
 }
 
 export type Action = 'flip' | 'rollback' | 'canary' | 'cohort' | 'rollout' | 'auto-revert'

@@ -15,7 +15,7 @@ const ctx = (n: number, reason: string | null = null): ChangeContext => ({ at: `
 const s0: State = initialState('blue', ctx(0).at)
 
 t.test('initial state', async (t) => {
-  t.same(s0, { version: 1, live: 'blue', previous: null, canary: 0, cohorts: [], rollout: null, updatedAt: ctx(0).at, lastFlipAt: null })
+  t.same(s0, { version: 1, live: 'blue', previous: null, canary: 0, cohorts: [], rollout: null, updatedAt: ctx(0).at, lastFlipAt: null, lastFlipAction: null })
 })
 
 t.test('flip makes idle live, ends the canary, records history', async (t) => {
@@ -46,6 +46,8 @@ t.test('rollback returns to the previous color', async (t) => {
   const back = rollback(flipped, ctx(2), 'auto-revert', { errorRate: 0.5 })
   t.same([back.state.live, back.state.previous, back.state.version], ['blue', 'green', 3])
   t.same(back.entry.detail, { errorRate: 0.5 })
+  t.equal(back.state.lastFlipAction, 'auto-revert', 'the state remembers the router reverted')
+  t.equal(flipped.lastFlipAction, 'flip')
   t.equal(back.entry.action, 'auto-revert')
   const again = rollback(back.state, ctx(3))
   t.equal(again.state.live, 'green', 'rolling back twice flips back')
