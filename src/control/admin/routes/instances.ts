@@ -1,5 +1,5 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { InstanceRegistry } from '../../instances.js'
+import type { InstanceRegistry } from '../../single-instance.js'
 import { ERROR_RESPONSES } from '../schemas.js'
 
 const InstanceSchema = Type.Object({
