@@ -1,6 +1,7 @@
 import { other, rollback, setCanary, type ChangeContext, type Color, type State } from '../routing/index.js'
 import type { Transition, WriteOptions, WriteResult } from './types.js'
 import type { WindowSnapshot } from './windows.js'
+import { Ticker, type IntervalTimers } from './ticker.js'
 
 /** The part of a pino logger the controllers use. */
 export interface WatchLogger {
@@ -81,11 +82,7 @@ export function revertReason(color: Color, snap: WindowSnapshot, windowSeconds: 
   return `${color} error rate ${pct(snap.errorRate)} > ${pct(t.maxErrorRate)} over ${snap.requests} requests in ${windowSeconds} s`
 }
 
-/** The part of setInterval the controllers use; injected for tests. */
-export interface IntervalTimers {
-  setInterval(fn: () => void, ms: number): { unref?(): unknown }
-  clearInterval(handle: unknown): void
-}
+export type { IntervalTimers } from './ticker.js'
 
 export interface AutoRevertOptions {
   service: StateUpdater
@@ -137,45 +134,37 @@ const IDLE: AutoRevertOutcome = Object.freeze({ color: null, reason: null, verdi
 export class AutoRevert {
   readonly #o: AutoRevertOptions
   readonly #actor: string
-  readonly #timers: IntervalTimers
-  #handle: unknown = null
-  #running: Promise<AutoRevertOutcome> | null = null
+  readonly #ticker: Ticker<AutoRevertOutcome>
   /** last verdict per watch, to log changes rather than every tick */
   readonly #lastVerdict = new Map<WatchReason, string>()
 
   constructor(opts: AutoRevertOptions) {
     this.#o = opts
     this.#actor = opts.actor ?? 'switchyard'
-    this.#timers = opts.timers ?? { setInterval, clearInterval: (h) => clearInterval(h as NodeJS.Timeout) }
+    this.#ticker = new Ticker(
+      () => this.#evaluate(),
+      (err) => {
+        this.#o.logger.error({ err }, 'auto-revert: the revert could not be stored; trying again on the next tick')
+        return IDLE
+      },
+      opts.intervalMs,
+      opts.timers,
+    )
   }
 
   /** Evaluates once (the timer calls this; tests call it directly). Never throws. */
   tick(): Promise<AutoRevertOutcome> {
-    if (this.#running !== null) return this.#running
-    this.#running = this.#evaluate()
-      .catch((err: unknown) => {
-        this.#o.logger.error({ err }, 'auto-revert: the revert could not be stored; trying again on the next tick')
-        return IDLE
-      })
-      .finally(() => {
-        this.#running = null
-      })
-    return this.#running
+    return this.#ticker.tick()
   }
 
-  /** Evaluates every `intervalMs` (unref'd: never keeps the process up). */
+  /** Evaluates every `intervalMs` (default 500 ms); a no-op when auto-revert is disabled. */
   start(): void {
-    if (this.#handle !== null || !this.#o.settings.enabled) return
-    const h = this.#timers.setInterval(() => void this.tick(), this.#o.intervalMs ?? 500)
-    h.unref?.()
-    this.#handle = h
+    if (this.#o.settings.enabled) this.#ticker.start()
   }
 
   /** Stops the timer and waits for an evaluation in progress. */
-  async stop(): Promise<void> {
-    if (this.#handle !== null) this.#timers.clearInterval(this.#handle)
-    this.#handle = null
-    if (this.#running !== null) await this.#running
+  stop(): Promise<void> {
+    return this.#ticker.stop()
   }
 
   async #evaluate(): Promise<AutoRevertOutcome> {

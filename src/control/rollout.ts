@@ -27,6 +27,7 @@ import {
   type WatchLogger,
   type WindowSource,
 } from './auto-revert.js'
+import { Ticker } from './ticker.js'
 import type { SmokeGate, WriteOptions, WriteResult } from './types.js'
 
 export interface RolloutControllerOptions {
@@ -85,16 +86,22 @@ const NONE: RolloutOutcome = Object.freeze({ action: 'none', verdict: null, why:
 export class RolloutController {
   readonly #o: RolloutControllerOptions
   readonly #actor: string
-  readonly #timers: IntervalTimers
+  readonly #ticker: Ticker<RolloutOutcome>
   readonly #newId: () => string
-  #handle: unknown = null
-  #running: Promise<RolloutOutcome> | null = null
   #lastNote = ''
 
   constructor(opts: RolloutControllerOptions) {
     this.#o = opts
     this.#actor = opts.actor ?? 'switchyard'
-    this.#timers = opts.timers ?? { setInterval, clearInterval: (h) => clearInterval(h as NodeJS.Timeout) }
+    this.#ticker = new Ticker(
+      () => this.#evaluate(),
+      (err) => {
+        this.#o.logger.error({ err }, 'rollout: the step could not be stored; trying again on the next tick')
+        return NONE
+      },
+      opts.intervalMs,
+      opts.timers,
+    )
     this.#newId = opts.newId ?? randomUUID
   }
 
@@ -160,31 +167,17 @@ export class RolloutController {
 
   /** Evaluates once (the timer calls this; tests call it directly). Never throws. */
   tick(): Promise<RolloutOutcome> {
-    if (this.#running !== null) return this.#running
-    this.#running = this.#evaluate()
-      .catch((err: unknown) => {
-        this.#o.logger.error({ err }, 'rollout: the step could not be stored; trying again on the next tick')
-        return NONE
-      })
-      .finally(() => {
-        this.#running = null
-      })
-    return this.#running
+    return this.#ticker.tick()
   }
 
-  /** Evaluates every `intervalMs` (unref'd). */
+  /** Evaluates every `intervalMs` (default 500 ms). */
   start(): void {
-    if (this.#handle !== null) return
-    const h = this.#timers.setInterval(() => void this.tick(), this.#o.intervalMs ?? 500)
-    h.unref?.()
-    this.#handle = h
+    this.#ticker.start()
   }
 
   /** Stops the timer and waits for an evaluation in progress. */
-  async stop(): Promise<void> {
-    if (this.#handle !== null) this.#timers.clearInterval(this.#handle)
-    this.#handle = null
-    if (this.#running !== null) await this.#running
+  stop(): Promise<void> {
+    return this.#ticker.stop()
   }
 
   async #evaluate(): Promise<RolloutOutcome> {

@@ -1,6 +1,7 @@
 import { ServerResponse, type IncomingMessage } from 'node:http'
 import type { Dispatcher } from 'undici'
 import type { Color } from '../routing/index.js'
+import { UNREACHABLE_CODES } from './connect-errors.js'
 import { COLOR_HEADER, responseHeaders } from './headers.js'
 import type { UpstreamErrorKind } from './observer.js'
 import { sendReply, type Replies, type ReplyCode } from './replies.js'
@@ -28,16 +29,7 @@ export interface ProxyContext {
 export const CLIENT_CLOSED = 499
 
 /** Error codes that mean "could not connect to the target". */
-const CONNECT_CODES: ReadonlySet<string> = new Set([
-  'ECONNREFUSED',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EHOSTDOWN',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EADDRNOTAVAIL',
-  'UND_ERR_CONNECT_TIMEOUT',
-])
+const CONNECT_CODES: ReadonlySet<string> = new Set([...UNREACHABLE_CODES, 'UND_ERR_CONNECT_TIMEOUT'])
 
 function codeOf(err: Error): string | undefined {
   const c = (err as { code?: unknown }).code

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http'
 import net from 'node:net'
 import type { Duplex } from 'node:stream'
 import tls from 'node:tls'
+import { UNREACHABLE_CODES } from './connect-errors.js'
 import type { Color } from '../routing/index.js'
 import { upstreamHeaders } from './headers.js'
 import type { UpstreamErrorKind } from './observer.js'
@@ -21,16 +22,8 @@ export interface UpgradeContext {
   track(socket: Duplex): void
 }
 
-const CONNECT_CODES: ReadonlySet<string> = new Set([
-  'ECONNREFUSED',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EHOSTDOWN',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EADDRNOTAVAIL',
-  'ETIMEDOUT',
-])
+// A raw socket reports a connect timeout as ETIMEDOUT (undici has its own code).
+const CONNECT_CODES: ReadonlySet<string> = new Set([...UNREACHABLE_CODES, 'ETIMEDOUT'])
 
 /** Status code of a raw HTTP response head ("HTTP/1.1 101 ..."), or 0. */
 function statusOf(chunk: Buffer): number {
