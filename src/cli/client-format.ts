@@ -89,8 +89,14 @@ export function formatHistory(entries: HistoryEntry[]): string {
   if (entries.length === 0) return 'no history\n'
   return table(
     ['AT', 'VERSION', 'ACTION', 'FROM', 'TO', 'ACTOR', 'REASON'],
-    entries.map((e) => [e.at, String(e.version), e.action, cell(e.from), cell(e.to), e.actor, cell(e.reason)]),
+    entries.map((e) => [e.at, String(e.version), actionOf(e), cell(e.from), cell(e.to), e.actor, cell(e.reason)]),
   )
+}
+
+/** The action with its step when the entry has one: `rollout advance`, `cohort remove`. */
+function actionOf(e: HistoryEntry): string {
+  const op = e.detail?.op
+  return typeof op === 'string' ? `${e.action} ${op}` : e.action
 }
 
 /** One smoke check as a line. */
@@ -121,6 +127,39 @@ export function formatValue(v: unknown, indent = ''): string {
     }
   }
   return out
+}
+
+/** The answer of `GET /v1/health`, as the CLI reads it. */
+export interface HealthView {
+  version: number
+  live: string
+  windowSeconds: number
+  maxErrorRate: number
+  minRequests: number
+  colors: Record<string, {
+    role: string
+    targets: { url: string; up: boolean }[]
+    requests: number
+    errors: number
+    errorRate: number
+    watch: string | null
+  }>
+}
+
+/** `health`: one line of settings, then a row per color. */
+export function formatHealth(h: HealthView): string {
+  const pct = (x: number) => `${(x * 100).toFixed(1)}%`
+  const head = `live: ${h.live}  version: ${h.version}  window: ${h.windowSeconds} s  revert above: ${pct(h.maxErrorRate)} over >= ${h.minRequests} requests\n`
+  const rows = Object.entries(h.colors).map(([color, c]) => [
+    color,
+    c.role,
+    c.watch ?? '-',
+    String(c.requests),
+    String(c.errors),
+    pct(c.errorRate),
+    c.targets.map((t) => `${t.url} ${t.up ? 'up' : 'DOWN'}`).join(', '),
+  ])
+  return head + table(['COLOR', 'ROLE', 'WATCH', 'REQUESTS', 'ERRORS', 'RATE', 'TARGETS'], rows)
 }
 
 /** `instances`: one row per router. */

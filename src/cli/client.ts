@@ -20,6 +20,8 @@ import {
   formatCohorts,
   formatExplain,
   formatHistory,
+  formatHealth,
+  type HealthView,
   formatInstances,
   formatStatus,
   formatValue,
@@ -262,7 +264,7 @@ async function planFor(command: ClientCommand, p: ParsedArgs): Promise<Plan> {
     case 'health':
       allowOnly(p, 'health', [])
       expectArgs(p, 'health', [])
-      return { method: 'GET', path: '/v1/health', render: (b) => formatValue(b) }
+      return { method: 'GET', path: '/v1/health', render: (b) => formatHealth(b as HealthView) }
 
     case 'instances':
       allowOnly(p, 'instances', [])

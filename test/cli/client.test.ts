@@ -145,7 +145,7 @@ t.test('cohorts, history, explain, smoke, instances', async (t) => {
   const lines = hist.out.trim().split('\n')
   t.equal(lines.length, 3)
   t.match(lines[0], /^AT +VERSION +ACTION +FROM +TO +ACTOR +REASON$/)
-  t.match(lines[1], /^2025-01-01T00:00:00.000Z +5 +cohort +staff +- +cli:ana +-$/)
+  t.match(lines[1], /^2025-01-01T00:00:00.000Z +5 +cohort remove +staff +- +cli:ana +-$/)
   t.match(lines[2], /^\S+ +4 +cohort/)
 
   const sm = await run(['smoke', 'blue'])
