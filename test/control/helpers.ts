@@ -17,32 +17,7 @@ export function fakeClock(start = Date.parse('2025-01-01T00:00:00Z')): { now: ()
   return { now: () => t, advance: (ms) => { t += ms } }
 }
 
-export function stateV(version: number, over: Partial<State> = {}): State {
-  return {
-    version,
-    live: 'blue',
-    previous: null,
-    canary: 0,
-    cohorts: [],
-    rollout: null,
-    updatedAt: '2025-01-01T00:00:00.000Z',
-    lastFlipAt: null,
-    ...over,
-  }
-}
 
-export function entryV(version: number, over: Partial<HistoryEntry> = {}): HistoryEntry {
-  return {
-    at: '2025-01-01T00:00:00.000Z',
-    version,
-    action: 'canary',
-    from: 0,
-    to: version,
-    actor: 'test',
-    reason: null,
-    ...over,
-  }
-}
 
 import { Runtime } from '../../src/control/runtime.js'
 import { StateService, loadOrInit } from '../../src/control/service.js'
@@ -104,3 +79,5 @@ export async function adminFixture(
   await app.ready()
   return { app, service, runtime, store, smoke }
 }
+
+export { stateV, entryV } from '../helpers/state.js'

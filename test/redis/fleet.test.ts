@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { createInstanceRegistry, type InstanceRegistry } from '../../src/control/instances.js'
 import { Runtime } from '../../src/control/runtime.js'
 import { StateService, loadOrInit } from '../../src/control/service.js'
@@ -16,7 +16,7 @@ if (requireRedis(t)) {
   const clock = (): number => Date.parse('2025-01-01T00:00:00Z')
   const options = { stickiness: { header: null, cookie: null }, overrides: { enabled: false, secret: null } }
 
-  async function instance(tt: typeof t, prefix: string, id: string): Promise<{ runtime: Runtime; service: StateService; registry: InstanceRegistry }> {
+  async function instance(tt: Test, prefix: string, id: string): Promise<{ runtime: Runtime; service: StateService; registry: InstanceRegistry }> {
     let runtime: Runtime | undefined
     const store = createRedisStore({ url: redis.url, prefix, instanceId: id, getLocalState: () => runtime?.state ?? null })
     tt.teardown(() => store.close())

@@ -115,25 +115,7 @@ export async function eventually(predicate: () => boolean | Promise<boolean>, ti
   }
 }
 
-/** A state at `version` (blue live unless told otherwise). */
-export function stateV(version: number, over: Partial<State> = {}): State {
-  return {
-    version,
-    live: 'blue',
-    previous: null,
-    canary: 0,
-    cohorts: [],
-    rollout: null,
-    updatedAt: '2025-01-01T00:00:00.000Z',
-    lastFlipAt: null,
-    ...over,
-  }
-}
 
-/** A history entry for `version`. */
-export function entryV(version: number, over: Partial<HistoryEntry> = {}): HistoryEntry {
-  return { at: '2025-01-01T00:00:00.000Z', version, action: 'canary', from: 0, to: version, actor: 'test', reason: null, ...over }
-}
 
 /** A plain client to look at or tamper with Redis directly; closed on teardown. */
 export function rawClient(t: Test, url: string): Redis {
@@ -148,3 +130,5 @@ let prefixSeq = 0
 export function testPrefix(): string {
   return `sy-test-${process.pid}-${++prefixSeq}`
 }
+
+export { stateV, entryV } from '../helpers/state.js'

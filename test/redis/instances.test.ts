@@ -1,6 +1,6 @@
 import { hostname } from 'node:os'
 import { performance } from 'node:perf_hooks'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { createInstanceRegistry, singleInstance, type InstanceRegistry, type InstanceRegistryOptions } from '../../src/control/instances.js'
 import { eventually, freePort, rawClient, requireRedis, startRedis, testPrefix } from './helpers.js'
 
@@ -10,7 +10,7 @@ if (requireRedis(t)) {
 
   /** A registry whose applied version the test sets. */
   function instance(
-    tt: typeof t,
+    tt: Test,
     prefix: string,
     id: string,
     over: Partial<InstanceRegistryOptions> = {},

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { createRedisStore, type RedisStoreOptions } from '../../src/control/store/redis-store.js'
 import type { StateStore } from '../../src/control/store/types.js'
 import type { State } from '../../src/routing/index.js'
@@ -7,7 +7,7 @@ import { entryV, eventually, freePort, rawClient, requireRedis, startRedis, stat
 
 if (requireRedis(t)) {
   /** A store that keeps, like the runtime, the newest state it was given. */
-  function instance(tt: typeof t, opts: Omit<RedisStoreOptions, 'instanceId'>): { store: StateStore; local: () => State | null; set: (s: State) => void } {
+  function instance(tt: Test, opts: Omit<RedisStoreOptions, 'instanceId'>): { store: StateStore; local: () => State | null; set: (s: State) => void } {
     let local: State | null = null
     const store = createRedisStore({
       instanceId: 'test',

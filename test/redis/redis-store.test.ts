@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { isSwitchyardError } from '../../src/errors.js'
 import { createRedisStore, type RedisStoreOptions } from '../../src/control/store/redis-store.js'
 import type { StateStore } from '../../src/control/store/types.js'
@@ -9,7 +9,7 @@ import { entryV, eventually, rawClient, requireRedis, startRedis, stateV, testPr
 if (requireRedis(t)) {
   const redis: PrivateRedis = await startRedis(t)
 
-  function store(tt: typeof t, prefix: string, over: Partial<RedisStoreOptions> = {}): StateStore {
+  function store(tt: Test, prefix: string, over: Partial<RedisStoreOptions> = {}): StateStore {
     const s = createRedisStore({ url: redis.url, prefix, instanceId: 'test', ...over })
     tt.teardown(() => s.close())
     return s

@@ -21,19 +21,6 @@ export function fakeClock(start = T0): { now: () => number; advance: (ms: number
   }
 }
 
-export function stateV(version: number, over: Partial<State> = {}): State {
-  return {
-    version,
-    live: 'blue',
-    previous: null,
-    canary: 0,
-    cohorts: [],
-    rollout: null,
-    updatedAt: new Date(T0).toISOString(),
-    lastFlipAt: null,
-    ...over,
-  }
-}
 
 /** Collects log lines of a pino-like logger. */
 export function memoryLogger(): {
@@ -123,3 +110,5 @@ export async function server(t: Test, handler: Handler): Promise<{ url: string; 
   const { port } = srv.address() as AddressInfo
   return { url: `http://127.0.0.1:${port}`, server: srv }
 }
+
+export { stateV } from '../helpers/state.js'
