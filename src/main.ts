@@ -158,6 +158,7 @@ export async function startRouter(config: Config, deps: RouterDeps = {}): Promis
       timeouts: config.timeouts,
       limits: config.limits,
       exposeColor: config.headers.exposeColor,
+      trustForwarded: config.headers.trustForwarded,
       source: rt,
       observer: combineObservers(windows, metrics.observer),
       logger: logger.child({ component: 'dataplane' }),

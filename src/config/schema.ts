@@ -78,7 +78,15 @@ export const ConfigSchema = Type.Object(
       { additionalProperties: false, default: {} },
     ),
     headers: Type.Object(
-      { exposeColor: Type.Boolean({ default: true }) },
+      {
+        exposeColor: Type.Boolean({ default: true }),
+        /**
+         * Keep x-forwarded-proto/-host and the x-forwarded-for chain a client
+         * sends (right behind a load balancer that sets them); false when
+         * clients reach the router directly, so they cannot forge them.
+         */
+        trustForwarded: Type.Boolean({ default: true }),
+      },
       { additionalProperties: false, default: {} },
     ),
     smoke: Type.Object(

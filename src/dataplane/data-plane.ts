@@ -31,6 +31,7 @@ type Server = http.Server<typeof IncomingMessage, typeof ProxyResponse>
  */
 export class DataPlaneImpl implements DataPlane, ProxyContext, UpgradeContext {
   readonly exposeColor: boolean
+  readonly trustForwarded: boolean
   readonly replies: Readonly<Record<Color, Replies>>
   readonly connectMs: number
   readonly #source: TableSource
@@ -49,6 +50,7 @@ export class DataPlaneImpl implements DataPlane, ProxyContext, UpgradeContext {
 
   constructor(o: DataPlaneOptions) {
     this.exposeColor = o.exposeColor
+    this.trustForwarded = o.trustForwarded ?? true
     this.connectMs = o.timeouts.connectMs
     this.#source = o.source
     this.#observer = o.observer
@@ -191,6 +193,7 @@ export class DataPlaneImpl implements DataPlane, ProxyContext, UpgradeContext {
         socket.remoteAddress,
         (socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http',
         false,
+        this.trustForwarded,
       ),
       body,
     }

@@ -73,7 +73,8 @@ function connectionTokens(v: string | undefined): string[] | null {
  * set them and added otherwise, plus the router's color and cohort.
  *
  * With `upgrade` set, `connection: upgrade` and `upgrade: <protocol>` are kept
- * (the raw-socket path needs them).
+ * (the raw-socket path needs them). With `trustForwarded` false, whatever
+ * x-forwarded-* the client sent is replaced: the chain restarts at the client.
  */
 export function upstreamHeaders(
   headers: IncomingHttpHeaders,
@@ -82,6 +83,7 @@ export function upstreamHeaders(
   clientIp: string | undefined,
   proto: string,
   upgrade: boolean,
+  trustForwarded = true,
 ): string[] {
   const out: string[] = []
   const extra = connectionTokens(headers.connection)
@@ -92,8 +94,13 @@ export function upstreamHeaders(
     if (v === undefined) continue
     if (DROP_REQUEST.has(name)) continue
     if (extra !== null && extra.includes(name)) continue
-    if (name === 'x-forwarded-proto') hasProto = true
-    else if (name === 'x-forwarded-host') hasHost = true
+    if (name === 'x-forwarded-proto') {
+      if (!trustForwarded) continue
+      hasProto = true
+    } else if (name === 'x-forwarded-host') {
+      if (!trustForwarded) continue
+      hasHost = true
+    }
     if (typeof v === 'string') out.push(name, v)
     else for (let i = 0; i < v.length; i++) out.push(name, v[i])
   }
@@ -103,7 +110,7 @@ export function upstreamHeaders(
     if (u !== undefined) out.push('upgrade', u)
   }
   // node joins repeated x-forwarded-for headers into one string.
-  const xff = headers['x-forwarded-for'] as string | undefined
+  const xff = trustForwarded ? (headers['x-forwarded-for'] as string | undefined) : undefined
   if (clientIp !== undefined) out.push('x-forwarded-for', xff !== undefined && xff !== '' ? xff + ', ' + clientIp : clientIp)
   else if (xff !== undefined) out.push('x-forwarded-for', xff)
   if (!hasProto) out.push('x-forwarded-proto', proto)

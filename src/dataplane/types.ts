@@ -16,6 +16,8 @@ export interface DataPlaneOptions {
   limits: Config['limits']
   /** `headers.exposeColor`: add x-switchyard-color to responses */
   exposeColor: boolean
+  /** `headers.trustForwarded`: keep client-sent x-forwarded-* (default true) */
+  trustForwarded?: boolean
   /** read `source.table` once per request, so a flip is atomic */
   source: TableSource
   /** one call per finished request */

@@ -14,6 +14,7 @@ import { TargetSet as Targets } from './targets.js'
 export interface UpgradeContext {
   readonly replies: Readonly<Record<Color, Replies>>
   readonly connectMs: number
+  readonly trustForwarded: boolean
   now(): number
   /** reports the tunnel's outcome to the observer (not counted in flight) */
   observe(color: Color, status: number, start: number, kind: UpstreamErrorKind | null): void
@@ -133,6 +134,7 @@ export class UpgradeTunnel {
       req.socket.remoteAddress,
       (req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http',
       true,
+      this.#ctx.trustForwarded,
     )
     let head = req.method + ' ' + req.url + ' HTTP/1.1\r\n'
     for (let i = 0; i < h.length; i += 2) head += h[i] + ': ' + h[i + 1] + '\r\n'

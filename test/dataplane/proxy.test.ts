@@ -71,6 +71,17 @@ t.test('x-forwarded-proto and -host from a load balancer in front are kept', asy
   t.equal(h['x-forwarded-for'], '127.0.0.1')
 })
 
+t.test('trustForwarded false: client-sent x-forwarded-* are replaced, the chain starts at the client', async (t) => {
+  const s = await setup(t, { dp: { trustForwarded: false } })
+  const r = await request(`${s.url}/`, {
+    headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'forged.example', 'x-forwarded-for': '6.6.6.6', host: 'shop.example' },
+  })
+  const h = r.json().headers
+  t.equal(h['x-forwarded-proto'], 'http')
+  t.equal(h['x-forwarded-host'], 'shop.example')
+  t.equal(h['x-forwarded-for'], '127.0.0.1')
+})
+
 t.test('exposeColor false hides the color from the response, not from the upstream', async (t) => {
   const s = await setup(t, { dp: { exposeColor: false } })
   const r = await request(`${s.url}/`)
