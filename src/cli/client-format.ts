@@ -129,6 +129,39 @@ export function formatValue(v: unknown, indent = ''): string {
   return out
 }
 
+/** The answer of `GET /v1/rollout`, as the CLI reads it. */
+export interface RolloutView {
+  rollout: State['rollout']
+  progress: {
+    step: number
+    steps: number
+    percent: number
+    heldSeconds: number
+    holdSeconds: number
+    verdict: string
+    waitingFor: string | null
+    requests: number
+    errors: number
+    errorRate: number
+    minRequests: number
+  } | null
+}
+
+/** `rollout status`: the plan, then where it stands and what it waits for. */
+export function formatRollout(v: RolloutView): string {
+  const r = v.rollout
+  if (r === null) return 'no rollout in progress\n'
+  const plan = r.steps.map((s, i) => `${i === r.stepIndex ? '[' : ''}${s.percent}%/${s.holdSeconds}s${i === r.stepIndex ? ']' : ''}`).join(' → ')
+  let out = `rollout ${r.status} of ${r.color}: ${plan}${r.autoPromote ? ' → promote' : ''}\n`
+  const p = v.progress
+  if (p !== null) {
+    const rate = `${(p.errorRate * 100).toFixed(1)}%`
+    out += `step ${p.step}/${p.steps}: ${p.percent}%  held ${p.heldSeconds}/${p.holdSeconds}s  window: ${p.requests} requests (need ${p.minRequests}), ${p.errors} errors (${rate})  verdict: ${p.verdict}\n`
+    if (p.waitingFor !== null) out += `waiting for: ${p.waitingFor}\n`
+  }
+  return out
+}
+
 /** The answer of `GET /v1/health`, as the CLI reads it. */
 export interface HealthView {
   version: number

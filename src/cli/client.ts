@@ -21,7 +21,9 @@ import {
   formatExplain,
   formatHistory,
   formatHealth,
+  formatRollout,
   type HealthView,
+  type RolloutView,
   formatInstances,
   formatStatus,
   formatValue,
@@ -346,14 +348,10 @@ function planRollout(p: ParsedArgs): Plan {
     case 'status':
       allowOnly(p, 'rollout status', [])
       expectArgs(rest, 'rollout status', [])
-      // The state holds the rollout; every server version answers this.
       return {
         method: 'GET',
-        path: '/v1/state',
-        render: (b) => {
-          const s = b as State
-          return s.rollout === null ? `no rollout in progress  canary: ${s.canary}%  version: ${s.version}\n` : formatStatus(s)
-        },
+        path: '/v1/rollout',
+        render: (b) => formatRollout(b as RolloutView),
       }
     default:
       throw new UsageError(

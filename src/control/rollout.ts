@@ -9,6 +9,7 @@ import {
 import {
   abort,
   advance,
+  heldMs,
   holdElapsed,
   pause,
   promote,
@@ -47,6 +48,23 @@ export interface RolloutControllerOptions {
   timers?: IntervalTimers
   /** rollout ids (default random UUID) */
   newId?: () => string
+}
+
+/** Where a rollout stands; see {@link RolloutController.progress}. */
+export interface RolloutProgress {
+  /** 1-based */
+  step: number
+  steps: number
+  percent: number
+  heldSeconds: number
+  holdSeconds: number
+  verdict: Verdict
+  /** what the next step waits for: 'holding', 'not enough data', 'paused', 'awaiting promotion'; null when nothing */
+  waitingFor: string | null
+  requests: number
+  errors: number
+  errorRate: number
+  minRequests: number
 }
 
 /** What one evaluation saw and did. */
@@ -108,6 +126,32 @@ export class RolloutController {
   /** The rollout in progress, or null. */
   get current(): Rollout | null {
     return this.#o.service.state.rollout
+  }
+
+  /**
+   * Where the rollout in progress stands now, for operators: the step, the
+   * window of the rolled-out color, and what the next step waits for (so a
+   * step held by too little traffic is visible, not silent).
+   */
+  get progress(): RolloutProgress | null {
+    const r = this.current
+    if (r === null) return null
+    const snap = this.#o.windows.snapshot(r.color)
+    const v = verdict(snap, this.#o.thresholds)
+    const step = r.steps[r.stepIndex]
+    return {
+      step: r.stepIndex + 1,
+      steps: r.steps.length,
+      percent: step.percent,
+      heldSeconds: Math.floor(heldMs(r, this.#o.clock()) / 1000),
+      holdSeconds: step.holdSeconds,
+      verdict: v,
+      waitingFor: v === 'breach' ? null : this.#holdReason(r, v),
+      requests: snap.requests,
+      errors: snap.errors,
+      errorRate: snap.errorRate,
+      minRequests: this.#o.thresholds.minRequests,
+    }
   }
 
   // ── operator calls (admin API) ─────────────────────────────────────────

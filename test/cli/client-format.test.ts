@@ -38,3 +38,22 @@ t.test('history shows the step of rollout and cohort entries', async (t) => {
   t.match(out, /T2 +3 +rollout advance +10 +50 +switchyard +-/)
   t.match(out, /T1 +2 +flip +blue +green +cli:ana +go/)
 })
+
+t.test('rollout status: the plan with the current step, and what it waits for', async (t) => {
+  const { formatRollout } = await import('../../src/cli/client-format.js')
+  t.equal(formatRollout({ rollout: null, progress: null }), 'no rollout in progress\n')
+  const out = formatRollout({
+    rollout: {
+      id: 'r1', color: 'green', autoPromote: true, stepIndex: 1, status: 'running', heldMs: 0,
+      stepStartedAt: 'T', startedAt: 'T',
+      steps: [{ percent: 10, holdSeconds: 60 }, { percent: 50, holdSeconds: 60 }, { percent: 100, holdSeconds: 60 }],
+    },
+    progress: {
+      step: 2, steps: 3, percent: 50, heldSeconds: 75, holdSeconds: 60, verdict: 'not-enough-data',
+      waitingFor: 'not enough data', requests: 7, errors: 0, errorRate: 0, minRequests: 20,
+    },
+  })
+  t.match(out, /^rollout running of green: 10%\/60s → \[50%\/60s\] → 100%\/60s → promote\n/)
+  t.match(out, /step 2\/3: 50% {2}held 75\/60s {2}window: 7 requests \(need 20\), 0 errors \(0\.0%\) {2}verdict: not-enough-data\n/)
+  t.match(out, /waiting for: not enough data\n$/)
+})

@@ -22,6 +22,7 @@ async function listening(t: Test, o: { token?: string } = {}): Promise<AdminFixt
       const color = (req.body as { color?: 'blue' | 'green' }).color ?? 'green'
       return fx!.smoke.run(color)
     })
+    app.get('/v1/rollout', async () => ({ rollout: fx!.service.state.rollout, progress: null }))
     app.get('/v1/instances', async () => ({ instances: [{ id: 'host-a:1', appliedVersion: 3, lastSeen: '2025-01-01T00:00:00.000Z', host: 'host-a', pid: 1 }] }))
   }
   fx = await adminFixture(t, { token: o.token, app: { plugins: [smokeRoute] } })

@@ -97,7 +97,7 @@ t.test('POST /v1/smoke: a report with 200 whether ok or not; default color idle'
 
 t.test('rollout API: start, get, pause, resume, promote; refusals with codes', async (t) => {
   const f = await fixture(t)
-  t.same((await f.call('GET', '/v1/rollout')).body, { rollout: null })
+  t.same((await f.call('GET', '/v1/rollout')).body, { rollout: null, progress: null })
   for (const op of ['pause', 'resume', 'abort', 'promote']) {
     const r = await f.call('POST', `/v1/rollout/${op}`, {})
     t.equal(r.status, 409, op)
@@ -128,7 +128,10 @@ t.test('rollout API: start, get, pause, resume, promote; refusals with codes', a
   t.equal(start.status, 200)
   t.equal(start.headers.etag, '"2"')
   t.match(start.body, { changed: true, state: { canary: 10, rollout: { id: 'r1', color: 'green', autoPromote: false } }, entry: { action: 'rollout', actor: 'cli:ana', reason: 'v2' } })
-  t.match((await f.call('GET', '/v1/rollout')).body, { rollout: { id: 'r1', stepIndex: 0, status: 'running' } })
+  t.match((await f.call('GET', '/v1/rollout')).body, {
+    rollout: { id: 'r1', stepIndex: 0, status: 'running' },
+    progress: { step: 1, percent: 10, holdSeconds: 10, verdict: 'not-enough-data', waitingFor: 'holding', requests: 0 },
+  })
   const again = await f.call('POST', '/v1/rollout', { steps: [{ percent: 10, holdSeconds: 10 }] })
   t.equal(again.status, 409)
   t.equal(again.body.error.code, 'ROLLOUT_ACTIVE')
@@ -138,7 +141,7 @@ t.test('rollout API: start, get, pause, resume, promote; refusals with codes', a
   t.match((await f.call('POST', '/v1/rollout/resume', { reason: 'go on' })).body, { changed: true, entry: { reason: 'go on' }, state: { rollout: { status: 'running' } } })
   const promoted = await f.call('POST', '/v1/rollout/promote', { force: true })
   t.match(promoted.body, { changed: true, state: { live: 'green', canary: 0, rollout: null }, entry: { action: 'rollout', detail: { op: 'promote' } } })
-  t.same((await f.call('GET', '/v1/rollout')).body, { rollout: null })
+  t.same((await f.call('GET', '/v1/rollout')).body, { rollout: null, progress: null })
 })
 
 t.test('rollout abort through the API sets the canary to 0', async (t) => {

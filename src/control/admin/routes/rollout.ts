@@ -4,7 +4,7 @@ import { sendWrite, writeOptions } from '../http.js'
 import { ERROR_RESPONSES, Force, Reason, RolloutSchema, WriteResultSchema } from '../schemas.js'
 
 export interface RolloutRoutesDeps {
-  rollouts: Pick<RolloutController, 'current' | 'begin' | 'pause' | 'resume' | 'abort' | 'promote'>
+  rollouts: Pick<RolloutController, 'current' | 'progress' | 'begin' | 'pause' | 'resume' | 'abort' | 'promote'>
 }
 
 const Headers = Type.Object({
@@ -40,6 +40,22 @@ const write = { 200: WriteResultSchema, ...ERROR_RESPONSES }
  * (`{changed, state, entry, converged}` with the new ETag); NO_ROLLOUT and
  * ROLLOUT_ACTIVE are 409.
  */
+const Progress = Type.Object({
+  step: Type.Integer({ description: '1-based' }),
+  steps: Type.Integer(),
+  percent: Type.Number(),
+  heldSeconds: Type.Integer(),
+  holdSeconds: Type.Integer(),
+  verdict: Type.String({ description: "'not-enough-data', 'healthy' or 'breach'" }),
+  waitingFor: Type.Union([Type.String(), Type.Null()], {
+    description: "what the next step waits for: 'holding', 'not enough data', 'paused', 'awaiting promotion'",
+  }),
+  requests: Type.Integer(),
+  errors: Type.Integer(),
+  errorRate: Type.Number(),
+  minRequests: Type.Integer(),
+})
+
 export function rolloutRoutes(deps: RolloutRoutesDeps): FastifyPluginAsyncTypebox {
   const { rollouts } = deps
   return async (app) => {
@@ -47,12 +63,15 @@ export function rolloutRoutes(deps: RolloutRoutesDeps): FastifyPluginAsyncTypebo
       '/v1/rollout',
       {
         schema: {
-          summary: 'The rollout in progress, or null',
+          summary: 'The rollout in progress and where it stands, or null',
           tags: ['rollout'],
-          response: { 200: Type.Object({ rollout: Type.Union([RolloutSchema, Type.Null()]) }), ...ERROR_RESPONSES },
+          response: {
+            200: Type.Object({ rollout: Type.Union([RolloutSchema, Type.Null()]), progress: Type.Union([Progress, Type.Null()]) }),
+            ...ERROR_RESPONSES,
+          },
         },
       },
-      async () => ({ rollout: rollouts.current }),
+      async () => ({ rollout: rollouts.current, progress: rollouts.progress }),
     )
 
     app.post(
