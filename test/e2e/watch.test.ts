@@ -262,7 +262,7 @@ t.test('a 3-step rollout against a healthy green ends live on green', async (t) 
   )
   await traffic.stop()
   t.equal(done.canary, 0, 'canary 0 after the promotion')
-  t.same((await admin(router.adminUrl, 'GET', '/v1/rollout')).json, { rollout: null }, 'GET /v1/rollout: null')
+  t.same((await admin(router.adminUrl, 'GET', '/v1/rollout')).json, { rollout: null, progress: null }, 'GET /v1/rollout: null')
 
   const entries = await history(router)
   t.notOk(entries.some((e) => e.action === 'auto-revert'), 'no auto-revert')
