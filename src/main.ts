@@ -15,9 +15,11 @@ import { Runtime } from './control/runtime.js'
 import { StateService, loadOrInit } from './control/service.js'
 import { createSmokeRunner } from './control/smoke.js'
 import { createFileStore, type StateStore } from './control/store/index.js'
+import { StateCache } from './control/state-cache.js'
 import { ErrorWindows } from './control/windows.js'
 import { createDataPlane, type DataPlane } from './dataplane/index.js'
 import type { RoutingOptions, State } from './routing/index.js'
+import { isSwitchyardError } from './errors.js'
 import { createLogger, type Logger } from './observability/logger.js'
 import { combineObservers, createMetrics } from './observability/metrics.js'
 
@@ -87,13 +89,30 @@ async function openStore(config: Config, logger: Logger, instanceId: string, get
  * down at start is retried for a while: an instance cannot route before it
  * knows the state.
  */
-async function loadState(store: StateStore, config: Config, clock: () => number, logger: Logger): Promise<State> {
-  const deadline = clock() + (store.kind === 'redis' ? 30_000 : 0)
+async function loadState(
+  store: StateStore,
+  config: Config,
+  clock: () => number,
+  logger: Logger,
+  cache: StateCache | null,
+): Promise<State> {
+  // With a local copy of the state, a Redis outage costs the start a few
+  // seconds, not the start itself.
+  const waitMs = store.kind !== 'redis' ? 0 : cache !== null ? 3_000 : 30_000
+  const deadline = clock() + waitMs
   for (let attempt = 1; ; attempt++) {
     try {
       return await loadOrInit(store, config.initial.live, clock)
     } catch (e) {
-      if (clock() >= deadline) throw e
+      if (clock() >= deadline) {
+        const cached = cache !== null && isSwitchyardError(e) && e.code === 'STORE_UNAVAILABLE' ? await cache.read() : null
+        if (cached === null) throw e
+        logger.warn(
+          { err: (e as Error).message, version: cached.version, live: cached.live },
+          'state store unreachable: routing by the cached state until it is back',
+        )
+        return cached
+      }
       logger.warn({ err: (e as Error).message, attempt }, 'state store not reachable yet; retrying')
       await new Promise((r) => setTimeout(r, Math.min(2000, 200 * attempt)))
     }
@@ -110,9 +129,18 @@ export async function startRouter(config: Config, deps: RouterDeps = {}): Promis
   const cleanups: (() => Promise<void> | void)[] = [() => store.close()]
   let dataPlane: DataPlane | undefined
   try {
-    const state = await loadState(store, config, clock, logger)
+    const cache =
+      config.store.type === 'redis' && config.store.cachePath !== undefined
+        ? new StateCache(config.store.cachePath, logger.child({ component: 'state-cache' }))
+        : null
+    const state = await loadState(store, config, clock, logger, cache)
     const rt = new Runtime(state, routingOptions(config))
     runtime = rt
+    if (cache !== null) {
+      cache.write(state)
+      rt.on('change', (s: State) => cache.write(s))
+      cleanups.push(() => cache.flushed())
+    }
 
     // Who else routes: the Redis registry of instances, or just this process.
     const registry: InstanceRegistry =

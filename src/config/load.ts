@@ -143,6 +143,7 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): Config {
   }
   if (problems.length > 0) throw new ConfigError(problems)
   if (config.store.type === 'file') config.store.path = resolve(baseDir, config.store.path)
+  else if (config.store.cachePath !== undefined) config.store.cachePath = resolve(baseDir, config.store.cachePath)
   return deepFreeze(config)
 }
 

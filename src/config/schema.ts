@@ -42,6 +42,11 @@ export const RedisStore = Type.Object(
     url: Type.String({ pattern: '^rediss?://', default: 'redis://127.0.0.1:6379', description: 'a redis:// or rediss:// URL' }),
     prefix: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9:_.-]+$', default: 'switchyard', description: 'letters, digits and : _ . -' }),
     /** Sentinel: list of sentinels and the master name, instead of `url` */
+    /**
+     * A local file with the last state this router applied, so a router that
+     * (re)starts while Redis is down routes by it instead of refusing to start.
+     */
+    cachePath: Type.Optional(Type.String({ minLength: 1 })),
     sentinels: Type.Optional(Type.Array(Type.Object({ host: Host, port: Port }, { additionalProperties: false }), { minItems: 1 })),
     name: Type.Optional(Type.String({ minLength: 1 })),
   },

@@ -1,0 +1,78 @@
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
+import type { State } from '../routing/index.js'
+
+/** The part of a pino logger the cache uses. */
+export interface CacheLogger {
+  warn(obj: object, msg?: string): void
+}
+
+/**
+ * A local copy of the last state a Redis-backed router applied
+ * (`store.cachePath`). Redis stays the truth; the copy only lets a router
+ * that (re)starts while Redis is down route by the last state it knew
+ * instead of refusing to start. Writes are atomic (temp file + rename),
+ * serialized, and never fail a request or a state change: a failed write is
+ * logged and the next change tries again.
+ */
+export class StateCache {
+  readonly #path: string
+  readonly #logger: CacheLogger | undefined
+  #chain: Promise<void> = Promise.resolve()
+  #pending: State | null = null
+  #seq = 0
+
+  constructor(path: string, logger?: CacheLogger) {
+    this.#path = path
+    this.#logger = logger
+  }
+
+  /** The cached state, or null when there is none or it cannot be read. */
+  async read(): Promise<State | null> {
+    let text: string
+    try {
+      text = await readFile(this.#path, 'utf8')
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') this.#logger?.warn({ err: (e as Error).message, path: this.#path }, 'state cache unreadable')
+      return null
+    }
+    try {
+      const s = JSON.parse(text) as State
+      if (Number.isInteger(s.version) && (s.live === 'blue' || s.live === 'green') && Array.isArray(s.cohorts)) return s
+    } catch {
+      // reported below
+    }
+    this.#logger?.warn({ path: this.#path }, 'state cache is not a state; ignoring it')
+    return null
+  }
+
+  /**
+   * Stores `state` in the background. Writes that pile up while one is in
+   * progress collapse into the newest, so a burst of changes costs two
+   * writes, not one per change.
+   */
+  write(state: State): void {
+    const idle = this.#pending === null
+    this.#pending = state
+    if (idle) this.#chain = this.#chain.then(() => this.#flush())
+  }
+
+  /** Resolves once every write asked for so far is on disk (or failed). */
+  flushed(): Promise<void> {
+    return this.#chain
+  }
+
+  async #flush(): Promise<void> {
+    const state = this.#pending
+    this.#pending = null
+    if (state === null) return
+    const tmp = join(dirname(this.#path), `.${basename(this.#path)}.${process.pid}.${++this.#seq}.tmp`)
+    try {
+      await mkdir(dirname(this.#path), { recursive: true })
+      await writeFile(tmp, JSON.stringify(state), { mode: 0o600 })
+      await rename(tmp, this.#path)
+    } catch (e) {
+      this.#logger?.warn({ err: (e as Error).message, path: this.#path }, 'could not write the state cache')
+    }
+  }
+}
