@@ -6,13 +6,8 @@ export const COLOR_HEADER = 'x-switchyard-color'
 /** Header naming the cohort that matched, on upstream requests. */
 export const COHORT_HEADER = 'x-switchyard-cohort'
 
-/**
- * Request headers never forwarded as they came: hop-by-hop ones (RFC 9110
- * §7.6.1), `expect` (node already answered 100-continue), the router's own
- * headers a client could forge, and the override secret, which must never
- * reach a service. `x-forwarded-for` is re-added with the client appended.
- */
-const DROP_REQUEST: ReadonlySet<string> = new Set([
+/** Hop-by-hop headers (RFC 9110 §7.6.1): meaningful for one connection only. */
+const HOP_BY_HOP: readonly string[] = [
   'connection',
   'keep-alive',
   'proxy-connection',
@@ -22,6 +17,16 @@ const DROP_REQUEST: ReadonlySet<string> = new Set([
   'upgrade',
   'proxy-authorization',
   'proxy-authenticate',
+]
+
+/**
+ * Request headers never forwarded as they came: hop-by-hop ones (RFC 9110
+ * §7.6.1), `expect` (node already answered 100-continue), the router's own
+ * headers a client could forge, and the override secret, which must never
+ * reach a service. `x-forwarded-for` is re-added with the client appended.
+ */
+const DROP_REQUEST: ReadonlySet<string> = new Set([
+  ...HOP_BY_HOP,
   'http2-settings',
   'expect',
   COLOR_HEADER,
@@ -31,18 +36,7 @@ const DROP_REQUEST: ReadonlySet<string> = new Set([
 ])
 
 /** Response headers dropped: hop-by-hop, and the upstream's own color header. */
-const DROP_RESPONSE: ReadonlySet<string> = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-  'proxy-authenticate',
-  'proxy-authorization',
-  COLOR_HEADER,
-])
+const DROP_RESPONSE: ReadonlySet<string> = new Set([...HOP_BY_HOP, COLOR_HEADER])
 
 /** Lengths of the names in DROP_RESPONSE: other names skip the lower-casing. */
 const DROP_RESPONSE_LEN = new Uint8Array(32)
