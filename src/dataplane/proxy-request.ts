@@ -107,7 +107,7 @@ export class ProxyRequest implements Dispatcher.DispatchHandler {
 
   /** Sends the request to the next target of the color. */
   start(): void {
-    const t = this.#set.pick(this.#ctx.now())
+    const t = this.#set.pick(this.#ctx.now(), this.#opts.body == null)
     if (t === null) {
       this.#fail('UPSTREAM_UNAVAILABLE', 'no-target')
       return

@@ -92,8 +92,12 @@ export class TargetSet {
    * The next target to try, or null when all are down and already probed.
    * A returned target with `probing` set was chosen as the probe: the caller
    * must call `release(target)` when its request ends.
+   *
+   * Only a request that can be retried (`canProbe`: it has no body) is used
+   * to probe a down target while another target is up: a streamed body
+   * cannot be sent again, so a POST must not pay for finding out.
    */
-  pick(now: number): Target | null {
+  pick(now: number, canProbe = true): Target | null {
     const targets = this.targets
     const n = targets.length
     const start = this.#next
@@ -102,7 +106,7 @@ export class TargetSet {
       let j = start + i
       if (j >= n) j -= n
       const t = targets[j]
-      if (!t.down || (t.downUntil <= now && !t.probing)) {
+      if (!t.down || (canProbe && t.downUntil <= now && !t.probing)) {
         if (t.down) t.probing = true
         return t
       }

@@ -55,6 +55,26 @@ t.test('a POST with a body is not retried on another target', async (t) => {
   t.equal(extra.requests.length, 0)
 })
 
+t.test('a request with a body never probes a down target while another is up', async (t) => {
+  const dead = `http://127.0.0.1:${await freePort()}`
+  const live = await startUpstream({ color: 'blue-2' })
+  t.teardown(() => live.close())
+  let now = 1_000_000
+  const s = await setup(t, { dp: { now: () => now, upstreams: { blue: { targets: [dead, live.url] }, green: { targets: [dead] } } } })
+  t.equal((await request(`${s.url}/`)).status, 200, 'a GET finds the dead target and fails over')
+  t.equal(s.dp.targets().blue[0].up, false)
+  now += 60_000 // the dead target's backoff is over: it may be probed again
+  for (let i = 0; i < 4; i++) {
+    const r = await request(`${s.url}/sha`, { method: 'POST', body: `payload ${i}` })
+    t.equal(r.status, 200, `POST ${i} went to the live target`)
+  }
+  t.equal(live.requests.length, 5)
+  const probe = await request(`${s.url}/`)
+  t.equal(probe.status, 200, 'a GET probes the dead target, then fails over')
+  t.equal(live.requests.length, 6)
+  t.equal(s.dp.targets().blue[0].up, false, 'still down after the probe')
+})
+
 t.test('round-robin spreads requests over healthy targets', async (t) => {
   const a = await startUpstream({ color: 'a' })
   t.teardown(() => a.close())
