@@ -17,7 +17,7 @@ import { createSmokeRunner } from './control/smoke.js'
 import { createFileStore, type StateStore } from './control/store/index.js'
 import { StateCache } from './control/state-cache.js'
 import { ErrorWindows } from './control/windows.js'
-import { createDataPlane, type DataPlane } from './dataplane/index.js'
+import { createDataPlane, type AccessLogEntry, type DataPlane } from './dataplane/index.js'
 import type { RoutingOptions, State } from './routing/index.js'
 import { isSwitchyardError } from './errors.js'
 import { createLogger, type Logger } from './observability/logger.js'
@@ -119,6 +119,12 @@ async function loadState(
   }
 }
 
+/** `log.access`: one JSON line per proxied request, through the process logger. */
+function accessLogger(logger: Logger): (e: AccessLogEntry) => void {
+  const access = logger.child({ component: 'access' })
+  return (e) => access.info(e, 'request')
+}
+
 /** Builds and starts a router from a validated config. */
 export async function startRouter(config: Config, deps: RouterDeps = {}): Promise<RunningRouter> {
   const clock = deps.clock ?? Date.now
@@ -189,6 +195,7 @@ export async function startRouter(config: Config, deps: RouterDeps = {}): Promis
       trustForwarded: config.headers.trustForwarded,
       source: rt,
       observer: combineObservers(windows, metrics.observer),
+      accessLog: config.log.access ? accessLogger(logger) : undefined,
       logger: logger.child({ component: 'dataplane' }),
     })
     const dp = dataPlane

@@ -143,6 +143,8 @@ export const ConfigSchema = Type.Object(
           ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
           { default: 'info' },
         ),
+        /** one info line per proxied request (method, url, status, color, cohort, ms, ip) */
+        access: Type.Boolean({ default: false }),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -36,6 +36,7 @@ export class DataPlaneImpl implements DataPlane, ProxyContext, UpgradeContext {
   readonly connectMs: number
   readonly #source: TableSource
   readonly #observer: RequestObserver | undefined
+  readonly #accessLog: DataPlaneOptions['accessLog']
   readonly #logger: Logger | undefined
   readonly #now: () => number
   readonly #router: Router
@@ -54,6 +55,7 @@ export class DataPlaneImpl implements DataPlane, ProxyContext, UpgradeContext {
     this.connectMs = o.timeouts.connectMs
     this.#source = o.source
     this.#observer = o.observer
+    this.#accessLog = o.accessLog
     this.#logger = o.logger
     this.#now = o.now ?? Date.now
     this.#router = new Router(o.newId ?? randomUUID)
@@ -83,9 +85,23 @@ export class DataPlaneImpl implements DataPlane, ProxyContext, UpgradeContext {
     return this.#now()
   }
 
-  finished(color: Color, status: number, start: number, kind: UpstreamErrorKind | null): void {
+  finished(color: Color, status: number, start: number, kind: UpstreamErrorKind | null, req: IncomingMessage, cohort: string | null): void {
     this.#inFlight--
-    if (this.#observer !== undefined) this.#observer.request(color, status, (performance.now() - start) / 1000, kind)
+    if (this.#observer === undefined && this.#accessLog === undefined) return
+    const seconds = (performance.now() - start) / 1000
+    if (this.#observer !== undefined) this.#observer.request(color, status, seconds, kind)
+    if (this.#accessLog !== undefined) {
+      this.#accessLog({
+        method: req.method as string,
+        url: req.url as string,
+        status,
+        color,
+        cohort,
+        ms: Math.round(seconds * 1e6) / 1000,
+        ip: req.socket?.remoteAddress,
+        kind,
+      })
+    }
   }
 
   observe(color: Color, status: number, start: number, kind: UpstreamErrorKind | null): void {
@@ -164,7 +180,7 @@ export class DataPlaneImpl implements DataPlane, ProxyContext, UpgradeContext {
     // Absolute-form (proxy-style) and `*` targets are not for a reverse proxy.
     if (url.charCodeAt(0) !== 0x2f) {
       sendReply(res, this.replies[color].BAD_REQUEST, setCookie, this.#closing || !req.complete)
-      this.finished(color, 400, start, null)
+      this.finished(color, 400, start, null, req, d.cohort)
       return
     }
     const headers = req.headers
@@ -176,7 +192,7 @@ export class DataPlaneImpl implements DataPlane, ProxyContext, UpgradeContext {
       if (cl !== undefined && cl !== '0') {
         if (this.#maxBody > 0 && Number(cl) > this.#maxBody) {
           sendReply(res, this.replies[color].PAYLOAD_TOO_LARGE, setCookie, true)
-          this.finished(color, 413, start, null)
+          this.finished(color, 413, start, null, req, d.cohort)
           return
         }
         body = req
@@ -197,7 +213,7 @@ export class DataPlaneImpl implements DataPlane, ProxyContext, UpgradeContext {
       ),
       body,
     }
-    const p = new ProxyRequest(this, req, res, this.#sets[color], color, setCookie, start, opts)
+    const p = new ProxyRequest(this, req, res, this.#sets[color], color, d.cohort, setCookie, start, opts)
     res.proxy = p
     res.on('close', onResponseClose)
     p.start()

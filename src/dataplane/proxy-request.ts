@@ -16,7 +16,7 @@ export interface ProxyContext {
   readonly closing: boolean
   now(): number
   /** a request ended: observer call and in-flight bookkeeping, exactly once */
-  finished(color: Color, status: number, start: number, kind: UpstreamErrorKind | null): void
+  finished(color: Color, status: number, start: number, kind: UpstreamErrorKind | null, req: IncomingMessage, cohort: string | null): void
   /** a client response closed (after its end or on a client abort) */
   responseClosed(): void
   /** an unexpected exception was contained; for logs */
@@ -73,6 +73,7 @@ export class ProxyRequest implements Dispatcher.DispatchHandler {
   readonly #req: IncomingMessage
   readonly #set: TargetSet
   readonly #color: Color
+  readonly #cohort: string | null
   readonly #setCookie: string | null
   readonly #start: number
   readonly #opts: Dispatcher.DispatchOptions
@@ -91,6 +92,7 @@ export class ProxyRequest implements Dispatcher.DispatchHandler {
     res: ProxyResponse,
     set: TargetSet,
     color: Color,
+    cohort: string | null,
     setCookie: string | null,
     start: number,
     opts: Dispatcher.DispatchOptions,
@@ -100,6 +102,7 @@ export class ProxyRequest implements Dispatcher.DispatchHandler {
     this.#res = res
     this.#set = set
     this.#color = color
+    this.#cohort = cohort
     this.#setCookie = setCookie
     this.#start = start
     this.#opts = opts
@@ -251,6 +254,6 @@ export class ProxyRequest implements Dispatcher.DispatchHandler {
 
   #finish(status: number, kind: UpstreamErrorKind | null): void {
     this.#done = true
-    this.#ctx.finished(this.#color, status, this.#start, kind)
+    this.#ctx.finished(this.#color, status, this.#start, kind, this.#req, this.#cohort)
   }
 }

@@ -16,6 +16,11 @@ export interface DataPlaneOptions {
   limits: Config['limits']
   /** `headers.exposeColor`: add x-switchyard-color to responses */
   exposeColor: boolean
+  /**
+   * `log.access`: called once per finished request with what an access log
+   * line needs. Absent: no access log, and nothing is gathered for it.
+   */
+  accessLog?: (entry: AccessLogEntry) => void
   /** `headers.trustForwarded`: keep client-sent x-forwarded-* (default true) */
   trustForwarded?: boolean
   /** read `source.table` once per request, so a flip is atomic */
@@ -53,4 +58,20 @@ export interface DataPlane {
    * up to `graceMs`, then destroys what is left and closes the pools.
    */
   close(graceMs: number): Promise<void>
+}
+
+/** One line of the access log. */
+export interface AccessLogEntry {
+  method: string
+  /** the request target as the client sent it (path and query) */
+  url: string
+  status: number
+  color: Color
+  cohort: string | null
+  /** ms from the request's arrival to its end */
+  ms: number
+  /** client address */
+  ip: string | undefined
+  /** set when the router failed the request itself (connect, timeout, reset, no-target) */
+  kind: string | null
 }

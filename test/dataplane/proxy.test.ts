@@ -142,3 +142,21 @@ t.test('HEAD, 204 and absolute-form targets', async (t) => {
   t.equal(abs, 400, 'absolute-form request targets are refused')
   t.equal(s.blue.requests.length, 2, 'only HEAD and 204 reached the upstream')
 })
+
+t.test('access log: one entry per request with method, url, status, color, cohort, time and client', async (t) => {
+  const entries: import('../../src/dataplane/index.js').AccessLogEntry[] = []
+  const s = await setup(t, {
+    dp: { accessLog: (e) => void entries.push(e), limits: { maxHeaderBytes: 16384, maxBodyBytes: 10, keepAliveTimeoutMs: 5000, connectionsPerTarget: 8 } },
+    state: { cohorts: [{ name: 'staff', color: 'green', match: { headers: { 'x-staff': '1' } } }] },
+  })
+  t.equal((await request(`${s.url}/a?b=1`)).status, 200)
+  t.equal((await request(`${s.url}/staff`, { headers: { 'x-staff': '1' } })).status, 200)
+  t.equal((await request(`${s.url}/upload`, { method: 'POST', body: 'more than ten bytes' })).status, 413)
+  for (let i = 0; i < 50 && entries.length < 3; i++) await new Promise((r) => setTimeout(r, 20))
+  t.match(entries, [
+    { method: 'GET', url: '/a?b=1', status: 200, color: 'blue', cohort: null, ip: '127.0.0.1', kind: null },
+    { method: 'GET', url: '/staff', status: 200, color: 'green', cohort: 'staff' },
+    { method: 'POST', url: '/upload', status: 413, color: 'blue' },
+  ])
+  t.ok(entries.every((e) => typeof e.ms === 'number' && e.ms >= 0), 'durations in ms')
+})

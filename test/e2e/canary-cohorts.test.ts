@@ -45,12 +45,17 @@ t.test('canary: the id cookie is issued once and keeps a user on one color', asy
 })
 
 t.test('cohorts over the admin API: header cohort and a 100,000-user cohort', async (t) => {
-  const r = await setup(t, { stickiness: { header: 'x-user-id' } })
+  const r = await setup(t, { stickiness: { header: 'x-user-id' }, log: { level: 'info', access: true } })
   const staff = await admin(r.adminUrl, 'PUT', '/v1/cohorts/staff', { color: 'idle', match: { headers: { 'X-Staff': '1' } } })
   t.equal(staff.status, 200)
   const s = await get(r.proxyUrl, { 'x-staff': '1' })
   t.same([s.body.color, s.body.cohort, s.color], ['green', 'staff', 'green'], 'the upstream sees x-switchyard-cohort')
   t.equal((await get(r.proxyUrl)).body.cohort, null, 'others are not in it')
+  // The line may reach us a moment after the response: poll with a deadline.
+  const findLine = () => r.logs.find((l) => l.component === 'access' && l.cohort === 'staff')
+  for (let i = 0; i < 100 && findLine() === undefined; i++) await new Promise((res) => setTimeout(res, 50))
+  const line = findLine()
+  t.match(line, { msg: 'request', method: 'GET', url: '/', status: 200, color: 'green', cohort: 'staff' }, 'log.access writes a line per request')
 
   const users = Array.from({ length: 100_000 }, (_, i) => `user-${i}`)
   const big = await admin(r.adminUrl, 'PUT', '/v1/cohorts/beta', { color: 'green', match: { users } })
