@@ -136,12 +136,7 @@ t.test('a failing store: 503 STORE_UNAVAILABLE, /readyz 503', async (t) => {
   let down: false | 'unavailable' | 'broken' = false
   const { app } = await adminFixture(t, {
     store: (s) => ({
-      kind: s.kind,
-      load: s.load,
-      initialize: s.initialize,
-      history: s.history,
-      onState: s.onState,
-      close: s.close,
+      ...s,
       reachable: () => !down,
       commit: (n, e) =>
         down === 'broken'

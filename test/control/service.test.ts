@@ -4,27 +4,12 @@ import { Runtime } from '../../src/control/runtime.js'
 import { StateService, loadOrInit } from '../../src/control/service.js'
 import { createFileStore } from '../../src/control/store/index.js'
 import type { StateStore } from '../../src/control/store/types.js'
-import type { ChangeEvent, SmokeGate, SmokeReport } from '../../src/control/types.js'
+import type { ChangeEvent } from '../../src/control/types.js'
 import { SwitchyardError } from '../../src/errors.js'
 import { setCanary, type Color, type RoutingOptions, type State } from '../../src/routing/index.js'
-import { fakeClock, tempDir } from './helpers.js'
+import { FakeSmoke, fakeClock, tempDir } from './helpers.js'
 
 const OPTIONS: RoutingOptions = { stickiness: { header: 'x-user-id', cookie: null }, overrides: { enabled: false, secret: null } }
-
-class FakeSmoke implements SmokeGate {
-  calls: Color[] = []
-  ok = true
-  async run(color: Color): Promise<SmokeReport> {
-    this.calls.push(color)
-    return {
-      color,
-      ok: this.ok,
-      checks: [
-        { path: '/health', target: 'http://127.0.0.1:1', ok: this.ok, status: this.ok ? 200 : 500, error: this.ok ? null : 'status 500', ms: 1 },
-      ],
-    }
-  }
-}
 
 async function setup(t: Test, over: { store?: (s: StateStore) => StateStore; convergence?: (v: number) => Promise<boolean> } = {}) {
   const dir = await tempDir(t)
@@ -226,13 +211,6 @@ t.test('conflict retries are bounded', async (t) => {
   const { service } = await setup(t, {
     store: (s) => ({
       ...s,
-      kind: s.kind,
-      load: s.load,
-      initialize: s.initialize,
-      history: s.history,
-      onState: s.onState,
-      reachable: s.reachable,
-      close: s.close,
       async commit() {
         commits++
         throw new SwitchyardError('VERSION_MISMATCH')
@@ -249,13 +227,8 @@ t.test('conflict retries are bounded', async (t) => {
 t.test('store unavailable passes through and changes nothing', async (t) => {
   const { service, events, runtime } = await setup(t, {
     store: (s) => ({
-      kind: s.kind,
-      load: s.load,
-      initialize: s.initialize,
-      history: s.history,
-      onState: s.onState,
+      ...s,
       reachable: () => false,
-      close: s.close,
       async commit() {
         throw new SwitchyardError('STORE_UNAVAILABLE', 'redis is down')
       },
@@ -299,13 +272,7 @@ t.test('states from other instances (onState) are applied and announced', async 
   let listener: ((s: State) => void) | undefined
   const { service, runtime, events } = await setup(t, {
     store: (s) => ({
-      kind: s.kind,
-      load: s.load,
-      initialize: s.initialize,
-      history: s.history,
-      commit: s.commit,
-      reachable: s.reachable,
-      close: s.close,
+      ...s,
       onState(l) {
         listener = l
       },
