@@ -143,6 +143,25 @@ t.test('a fleet of three router processes on one private Redis', async (t) => {
     return last
   }
 
+  /**
+   * GET /v1/instances on `m` until it lists three instances at `version`;
+   * returns the last listing either way, so the caller's assertions say what
+   * was wrong.
+   */
+  async function listedAt(m: Member, version: number): Promise<any[]> {
+    let listed: any[] = []
+    await eventually(
+      async () => {
+        const r = await getJson(m.adminPool, '/v1/instances')
+        listed = r.status === 200 ? r.json.instances : []
+        return listed.length === 3 && listed.every((x) => x.appliedVersion === version)
+      },
+      DEADLINE_MS,
+      `GET /v1/instances on ${m.name} listing three at ${version}`,
+    ).catch(() => undefined)
+    return listed
+  }
+
   await t.test('a flip through one instance is applied by all the others', async (t) => {
     // The test's own subscriber: when each new state was published.
     const sub = new Redis(redis.url, { maxRetriesPerRequest: 1 })
@@ -266,16 +285,7 @@ t.test('a fleet of three router processes on one private Redis', async (t) => {
       `all three end on version ${version}, live ${final[0].live} (${final.map((s) => `${s.version}/${s.live}`).join(', ')})`,
     )
     for (const m of fleet) {
-      let listed: any[] = []
-      await eventually(
-        async () => {
-          const r = await getJson(m.adminPool, '/v1/instances')
-          listed = r.status === 200 ? r.json.instances : []
-          return listed.length === 3 && listed.every((x) => x.appliedVersion === version)
-        },
-        DEADLINE_MS,
-        `GET /v1/instances on ${m.name} listing three at ${version}`,
-      ).catch(() => undefined)
+      const listed = await listedAt(m, version)
       t.same(
         listed.map((x) => x.id).sort(),
         ids,
@@ -469,16 +479,7 @@ t.test('a fleet of three router processes on one private Redis', async (t) => {
         `all three converge on version ${heldVersion + 1}, live ${live}, canary 10`,
       )
       for (const m of fleet) {
-        let listed: any[] = []
-        await eventually(
-          async () => {
-            const r = await getJson(m.adminPool, '/v1/instances')
-            listed = r.status === 200 ? r.json.instances : []
-            return listed.length === 3 && listed.every((x) => x.appliedVersion === heldVersion + 1)
-          },
-          DEADLINE_MS,
-          `three instances listed on ${m.name}`,
-        ).catch(() => undefined)
+        const listed = await listedAt(m, heldVersion + 1)
         t.same(listed.map((x) => x.id).sort(), ids, `GET /v1/instances on ${m.name} lists all three again`)
       }
       await enough('after', 1000)
