@@ -2,7 +2,6 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Test } from 'tap'
-import type { HistoryEntry, State } from '../../src/routing/index.js'
 
 /** A fresh temp directory removed when the test ends. */
 export async function tempDir(t: Test): Promise<string> {

@@ -6,7 +6,7 @@ import { createFileStore } from '../../src/control/store/index.js'
 import type { StateStore } from '../../src/control/store/types.js'
 import type { ChangeEvent } from '../../src/control/types.js'
 import { SwitchyardError } from '../../src/errors.js'
-import { setCanary, type Color, type RoutingOptions, type State } from '../../src/routing/index.js'
+import { setCanary, type RoutingOptions, type State } from '../../src/routing/index.js'
 import { FakeSmoke, fakeClock, tempDir } from './helpers.js'
 
 const OPTIONS: RoutingOptions = { stickiness: { header: 'x-user-id', cookie: null }, overrides: { enabled: false, secret: null } }

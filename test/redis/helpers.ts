@@ -3,7 +3,6 @@ import { once } from 'node:events'
 import { createServer } from 'node:net'
 import { Redis } from 'ioredis'
 import type { Test } from 'tap'
-import type { HistoryEntry, State } from '../../src/routing/index.js'
 
 /** Whether `redis-server` can be started here. */
 export const HAS_REDIS = (() => {
