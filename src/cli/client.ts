@@ -1,3 +1,4 @@
+import type { Io } from './io.js'
 import { readFile } from 'node:fs/promises'
 import { userInfo } from 'node:os'
 import type { SmokeCheckResult, SmokeReport, WriteResult } from '../control/types.js'
@@ -69,12 +70,8 @@ token: SWITCHYARD_ADMIN_TOKEN (sent as a bearer token)
 exit codes: 0 done, 1 refused or admin unreachable, 2 usage error
 `
 
-/** Where the client reads its environment and writes its output. */
-export interface ClientIo {
-  env: NodeJS.ProcessEnv
-  stdout: (s: string) => void
-  stderr: (s: string) => void
-}
+/** Where the client reads its environment and writes its output (the CLI's `Io`). */
+export type ClientIo = Io
 
 /** Test seams; the defaults are what the CLI uses. */
 export interface ClientOptions {
