@@ -38,15 +38,4 @@ export class Runtime extends EventEmitter {
     this.emit('change', state, previous)
     return true
   }
-
-  /**
-   * Replaces the state even if its version is not newer. Only for a store
-   * that was reset and re-seeded; ordinary changes go through `apply`.
-   */
-  reset(state: State): void {
-    const previous = this.#state
-    this.#table = compile(state, this.options)
-    this.#state = state
-    this.emit('change', state, previous)
-  }
 }
