@@ -1,6 +1,6 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
-import { basename, dirname, join } from 'node:path'
+import { readFile } from 'node:fs/promises'
 import type { State } from '../routing/index.js'
+import { writeFileAtomic } from './store/atomic-file.js'
 
 /** The part of a pino logger the cache uses. */
 export interface CacheLogger {
@@ -20,7 +20,6 @@ export class StateCache {
   readonly #logger: CacheLogger | undefined
   #chain: Promise<void> = Promise.resolve()
   #pending: State | null = null
-  #seq = 0
 
   constructor(path: string, logger?: CacheLogger) {
     this.#path = path
@@ -66,11 +65,8 @@ export class StateCache {
     const state = this.#pending
     this.#pending = null
     if (state === null) return
-    const tmp = join(dirname(this.#path), `.${basename(this.#path)}.${process.pid}.${++this.#seq}.tmp`)
     try {
-      await mkdir(dirname(this.#path), { recursive: true })
-      await writeFile(tmp, JSON.stringify(state), { mode: 0o600 })
-      await rename(tmp, this.#path)
+      await writeFileAtomic(this.#path, JSON.stringify(state), false)
     } catch (e) {
       this.#logger?.warn({ err: (e as Error).message, path: this.#path }, 'could not write the state cache')
     }

@@ -1,5 +1,5 @@
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises'
-import { basename, dirname, join } from 'node:path'
+import { readFile } from 'node:fs/promises'
+import { writeFileAtomic } from './atomic-file.js'
 import { SwitchyardError, isSwitchyardError } from '../../errors.js'
 import type { HistoryEntry, State } from '../../routing/index.js'
 import type { StateStore } from './types.js'
@@ -41,11 +41,9 @@ export function createFileStore(opts: FileStoreOptions): StateStore {
   if (!Number.isInteger(historyLimit) || historyLimit < 1) {
     throw new SwitchyardError('CONFIG_INVALID', `historyLimit must be a positive integer, got ${historyLimit}`)
   }
-  const dir = dirname(path)
   /** undefined: not read yet; null: read, no file */
   let doc: Doc | null | undefined
   let chain: Promise<unknown> = Promise.resolve()
-  let tmpSeq = 0
 
   /** Runs `fn` after every earlier write finished (success or not). */
   function serialized<T>(fn: () => Promise<T>): Promise<T> {
@@ -91,35 +89,10 @@ export function createFileStore(opts: FileStoreOptions): StateStore {
   }
 
   async function write(next: Doc): Promise<void> {
-    const tmp = join(dir, `.${basename(path)}.${process.pid}.${++tmpSeq}.tmp`)
     try {
-      await mkdir(dir, { recursive: true })
-      const fh = await open(tmp, 'wx', 0o600)
-      try {
-        await fh.writeFile(JSON.stringify(next))
-        // The data must be on disk before the rename makes it the file.
-        await fh.sync()
-      } finally {
-        await fh.close()
-      }
-      await rename(tmp, path)
+      await writeFileAtomic(path, JSON.stringify(next), true)
     } catch (e) {
-      await unlink(tmp).catch(() => undefined)
       throw unavailable('cannot write', e)
-    }
-    await syncDir()
-  }
-
-  /** Makes the rename itself durable; some filesystems refuse, which is harmless. */
-  async function syncDir(): Promise<void> {
-    let fh
-    try {
-      fh = await open(dir, 'r')
-      await fh.sync()
-    } catch {
-      // EISDIR/EPERM/EINVAL on platforms that cannot fsync a directory.
-    } finally {
-      await fh?.close()
     }
   }
 
