@@ -1,37 +1,37 @@
 import { hostname } from 'node:os'
 import { randomUUID } from 'node:crypto'
-import type { Config } from './config/index.js'
+import { readFileSync } from 'node:fs'
+import type { Redis } from 'ioredis'
+import { loadConfig, type AppConfig, type Config } from './config/index.js'
 import { createAdminApp, type AdminPlugin } from './control/admin/index.js'
-import { healthRoutes } from './control/admin/routes/health.js'
 import { instancesRoutes } from './control/admin/routes/instances.js'
 import { metricsRoutes } from './control/admin/routes/metrics.js'
-import { rolloutRoutes } from './control/admin/routes/rollout.js'
-import { smokeRoutes } from './control/admin/routes/smoke.js'
-import { AutoRevert } from './control/auto-revert.js'
+import { reloadRoutes } from './control/admin/routes/reload.js'
+import type { AppControl } from './control/app.js'
+import { AppSet } from './control/app-set.js'
 import { singleInstance, type InstanceRegistry } from './control/single-instance.js'
-import { createNotifier } from './control/notify.js'
-import { RolloutController } from './control/rollout.js'
-import { Runtime } from './control/runtime.js'
-import { StateService, loadOrInit } from './control/service.js'
-import { createSmokeRunner } from './control/smoke.js'
-import { createFileStore, type StateStore } from './control/store/index.js'
+import { createNotifier, type Notifier } from './control/notify.js'
+import { diffConfigs, type ReloadResult } from './control/reload.js'
+import { loadOrInit } from './control/service.js'
 import { StateCache } from './control/state-cache.js'
-import { ErrorWindows } from './control/windows.js'
-import { createDataPlane, type AccessLogEntry, type DataPlane } from './dataplane/index.js'
-import type { RoutingOptions, State } from './routing/index.js'
-import { isSwitchyardError } from './errors.js'
+import { appFilePath, storeOpener } from './control/store/open.js'
+import type { StateStore } from './control/store/index.js'
+import type { ChangeEvent } from './control/types.js'
+import { createDataPlane, type AccessLogEntry, type AppPlaneOptions, type DataPlane } from './dataplane/index.js'
+import type { State } from './routing/index.js'
+import { SwitchyardError, isSwitchyardError } from './errors.js'
 import { createLogger, type Logger } from './observability/logger.js'
-import { combineObservers, createMetrics } from './observability/metrics.js'
+import { createMetrics, type Metrics } from './observability/metrics.js'
 
 /**
  * The composition root: config in, a running router out. Everything is built
  * here and injected; nothing below reaches for a global.
  *
  * ```
- *   config ─► store ─► state ─► Runtime (compiled table) ◄── StateService ◄── admin API
- *                                  │ table (one read per request)
- *   clients ─► data plane ─────────┘──► undici pools ─► blue / green
- *                  └─ observer ─► error windows, metrics
+ *                  ┌─ AppSet: per app ─ store ─ Runtime (compiled table) ◄─ StateService ◄─ admin API
+ *                  │                      watch windows, auto-revert, rollouts, smoke
+ *   clients ─► data plane: Host → app ─► app's table ─► app's undici pools ─► blue / green
+ *                  └─ per-app observer ─► error windows, metrics{app}
  * ```
  */
 
@@ -40,6 +40,10 @@ export interface RouterDeps {
   logger?: Logger
   /** instance id (Redis registry); default: host-pid-random */
   instanceId?: string
+  /** the config file, re-read by a reload (SIGHUP, POST /v1/reload); absent: reload refused */
+  configPath?: string
+  /** environment for the reload's overrides (default process.env) */
+  env?: NodeJS.ProcessEnv
 }
 
 export interface RunningRouter {
@@ -47,41 +51,25 @@ export interface RunningRouter {
   readonly previewUrl: string | null
   readonly adminUrl: string
   readonly logger: Logger
+  /** re-reads the config file and applies it; CONFIG_INVALID (nothing changed) when it is not valid */
+  reload(): Promise<ReloadResult>
   /** stop accepting, drain in-flight requests up to shutdownGraceSeconds, close everything */
   close(): Promise<void>
 }
 
-/** The routing settings of the config (not part of the state). */
-export function routingOptions(config: Config): RoutingOptions {
-  return {
-    stickiness: { header: config.stickiness.header ?? null, cookie: config.stickiness.cookie ?? null },
-    overrides: { enabled: config.overrides.enabled, secret: config.overrides.secret ?? null },
+export { routingOptions } from './control/app.js'
+
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
+  } catch {
+    return 'unknown'
   }
 }
 
 function urlOf(host: string, port: number): string {
   const h = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host
   return `http://${h}:${port}`
-}
-
-function redisConnection(config: Config) {
-  const s = config.store
-  if (s.type !== 'redis') throw new Error('not a redis store')
-  return { url: s.url, sentinels: s.sentinels, name: s.name }
-}
-
-// ioredis is loaded only when the store is Redis: a file-store router keeps
-// that memory (about 20 MB of RSS) to itself.
-async function openStore(config: Config, logger: Logger, instanceId: string, getLocal: () => State | null): Promise<StateStore> {
-  if (config.store.type === 'file') return createFileStore({ path: config.store.path })
-  const { createRedisStore } = await import('./control/store/redis-store.js')
-  return createRedisStore({
-    ...redisConnection(config),
-    prefix: config.store.prefix,
-    instanceId,
-    logger: logger.child({ component: 'redis-store' }),
-    getLocalState: getLocal,
-  })
 }
 
 /**
@@ -91,7 +79,7 @@ async function openStore(config: Config, logger: Logger, instanceId: string, get
  */
 async function loadState(
   store: StateStore,
-  config: Config,
+  app: AppConfig,
   clock: () => number,
   logger: Logger,
   cache: StateCache | null,
@@ -102,18 +90,18 @@ async function loadState(
   const deadline = clock() + waitMs
   for (let attempt = 1; ; attempt++) {
     try {
-      return await loadOrInit(store, config.initial.live, clock)
+      return await loadOrInit(store, app.initial.live, clock)
     } catch (e) {
       if (clock() >= deadline) {
         const cached = cache !== null && isSwitchyardError(e) && e.code === 'STORE_UNAVAILABLE' ? await cache.read() : null
         if (cached === null) throw e
         logger.warn(
-          { err: (e as Error).message, version: cached.version, live: cached.live },
+          { app: app.name, err: (e as Error).message, version: cached.version, live: cached.live },
           'state store unreachable: routing by the cached state until it is back',
         )
         return cached
       }
-      logger.warn({ err: (e as Error).message, attempt }, 'state store not reachable yet; retrying')
+      logger.warn({ app: app.name, err: (e as Error).message, attempt }, 'state store not reachable yet; retrying')
       await new Promise((r) => setTimeout(r, Math.min(2000, 200 * attempt)))
     }
   }
@@ -125,88 +113,157 @@ function accessLogger(logger: Logger): (e: AccessLogEntry) => void {
   return (e) => access.info(e, 'request')
 }
 
+/** What the data plane needs of an app. */
+function planeOptions(app: AppControl): AppPlaneOptions {
+  const c = app.config
+  return {
+    name: app.name,
+    hosts: c.hosts,
+    upstreams: c.upstreams,
+    timeouts: c.timeouts,
+    exposeColor: c.headers.exposeColor,
+    trustForwarded: c.headers.trustForwarded,
+    source: app.runtime,
+    observer: app.observer,
+  }
+}
+
 /** Builds and starts a router from a validated config. */
 export async function startRouter(config: Config, deps: RouterDeps = {}): Promise<RunningRouter> {
   const clock = deps.clock ?? Date.now
   const logger = deps.logger ?? createLogger(config.log.level)
   const instanceId = deps.instanceId ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`
-  let runtime: Runtime | undefined
-  const store = await openStore(config, logger, instanceId, () => runtime?.state ?? null)
-  const cleanups: (() => Promise<void> | void)[] = [() => store.close()]
+  const cleanups: (() => Promise<void> | void)[] = []
   let dataPlane: DataPlane | undefined
+  let current = config
   try {
-    const cache =
-      config.store.type === 'redis' && config.store.cachePath !== undefined
-        ? new StateCache(config.store.cachePath, logger.child({ component: 'state-cache' }))
-        : null
-    const state = await loadState(store, config, clock, logger, cache)
-    const rt = new Runtime(state, routingOptions(config))
-    runtime = rt
-    if (cache !== null) {
-      cache.write(state)
-      rt.on('change', (s: State) => cache.write(s))
-      cleanups.push(() => cache.flushed())
+    const opener = await storeOpener(config, { instanceId, logger: logger.child({ component: 'redis-store' }) })
+    cleanups.push(() => opener.close())
+    const metrics: Metrics = createMetrics({ version: packageVersion() })
+    let notifier: Notifier = newNotifier(config, logger)
+    const caches = new Map<string, StateCache>()
+    const onChange = (e: ChangeEvent): void => {
+      notifier.onChange(e)
+      caches.get(e.app)?.write(e.state)
     }
+    let registry: InstanceRegistry | undefined
+    const apps: AppSet = new AppSet({
+      opener,
+      clock,
+      logger: logger.child({ component: 'watch' }),
+      registry: () => registry as InstanceRegistry,
+      metrics,
+      onChange,
+      targets: (name) => dataPlane?.targets(name) ?? null,
+      loadState: async (store, app) => {
+        const s = current.store
+        // With a local copy of each app's state, a Redis outage costs the start a few seconds, not the start.
+        let cache: StateCache | null = null
+        if (s.type === 'redis' && s.cachePath !== undefined) {
+          cache = caches.get(app.name) ?? new StateCache(appFilePath(s.cachePath, app.name), logger.child({ component: 'state-cache', app: app.name }))
+          caches.set(app.name, cache)
+        }
+        const state = await loadState(store, app, clock, logger, cache)
+        cache?.write(state)
+        return state
+      },
+    })
+    cleanups.push(async () => {
+      await apps.close()
+      await Promise.all([...caches.values()].map((c) => c.flushed()))
+    })
+    // Apps load one after another: with Redis down each may wait for it.
+    const built: AppControl[] = []
+    for (const a of config.apps) built.push(await apps.build(a))
+    apps.set(built)
 
+    /** The version of the only app, else the default app's, else the first's (see InstanceInfo). */
+    const headline = (): number => {
+      const list = apps.list()
+      const a = apps.get(current.defaultApp ?? '') ?? list[0]
+      return a === undefined ? 0 : a.runtime.state.version
+    }
     // Who else routes: the Redis registry of instances, or just this process.
-    const registry: InstanceRegistry =
-      config.store.type === 'redis'
+    const reg: InstanceRegistry =
+      opener.kind === 'redis'
         ? (await import('./control/instances.js')).createInstanceRegistry({
-            redis: redisConnection(config),
-            prefix: config.store.prefix,
+            redis: { client: opener.redis as Redis },
+            prefix: config.store.type === 'redis' ? config.store.prefix : 'switchyard',
             id: instanceId,
-            appliedVersion: () => rt.state.version,
+            appliedVersion: headline,
+            apps: () => apps.versions(),
             clock,
             logger: logger.child({ component: 'instances' }),
           })
-        : singleInstance(instanceId, () => rt.state.version, clock)
-    await registry.start()
-    cleanups.push(() => registry.stop())
-    rt.on('change', () => registry.touch())
-
-    const smoke = createSmokeRunner({ checks: config.smoke.checks, upstreams: config.upstreams })
-    cleanups.push(() => smoke.close())
-    const service = new StateService({ store, runtime: rt, clock, smoke, convergence: registry, logger })
-
-    // Watching: error windows fed by the data plane, metrics, webhooks.
-    const windows = new ErrorWindows({ windowSeconds: config.autoRevert.windowSeconds, now: clock })
-    const metrics = createMetrics({ state })
-    const notifier = createNotifier({
-      webhooks: config.notify.webhooks,
-      timeoutMs: config.notify.timeoutMs,
-      retries: config.notify.retries,
-      logger: logger.child({ component: 'notify' }),
-    })
-    service.on('change', windows.onChange)
-    service.on('change', metrics.onChange)
-    service.on('change', notifier.onChange)
+        : singleInstance(instanceId, headline, clock, undefined, undefined, () => apps.versions())
+    registry = reg
+    await reg.start()
+    cleanups.push(() => reg.stop())
+    const touch = (): void => reg.touch()
+    for (const a of apps.list()) a.runtime.on('change', touch)
     cleanups.push(() => notifier.close())
 
-    const thresholds = { maxErrorRate: config.autoRevert.maxErrorRate, minRequests: config.autoRevert.minRequests }
-    const watchLogger = logger.child({ component: 'watch' })
-    const autoRevert = new AutoRevert({ service, windows, settings: config.autoRevert, clock, logger: watchLogger })
-    const rollouts = new RolloutController({ service, windows, thresholds, clock, logger: watchLogger, smoke })
-
     dataPlane = createDataPlane({
-      upstreams: config.upstreams,
-      timeouts: config.timeouts,
+      apps: apps.list().map(planeOptions),
+      defaultApp: config.defaultApp,
       limits: config.limits,
-      exposeColor: config.headers.exposeColor,
-      trustForwarded: config.headers.trustForwarded,
-      source: rt,
-      observer: combineObservers(windows, metrics.observer),
       accessLog: config.log.access ? accessLogger(logger) : undefined,
       logger: logger.child({ component: 'dataplane' }),
     })
     const dp = dataPlane
+
+    let reloading: Promise<ReloadResult> | null = null
+    /** Re-reads the file and applies it; one reload at a time. */
+    const reload = (): Promise<ReloadResult> => {
+      const run = async (): Promise<ReloadResult> => {
+        if (deps.configPath === undefined) throw new SwitchyardError('CONFIG_INVALID', 'this router was not started from a config file; nothing to reload')
+        const next = loadConfig(deps.configPath, deps.env ?? process.env)
+        const diff = diffConfigs(current, next)
+        // Build what is new first: if an app's store cannot be opened, nothing changes.
+        const fresh = new Map<string, AppControl>()
+        try {
+          for (const name of diff.added) {
+            const a = await apps.build(next.apps.find((x) => x.name === name) as AppConfig)
+            fresh.set(name, a)
+          }
+        } catch (e) {
+          await Promise.all([...fresh.values()].map((a) => apps.retire(a)))
+          throw e
+        }
+        for (const name of diff.changed) await apps.get(name)?.reconfigure(next.apps.find((x) => x.name === name) as AppConfig)
+        const gone = diff.removed.map((n) => apps.get(n)).filter((a): a is AppControl => a !== undefined)
+        const list = next.apps.map((c) => fresh.get(c.name) ?? (apps.get(c.name) as AppControl))
+        // One swap each: the admin directory, then the data plane's host table.
+        apps.set(list)
+        dp.setApps({ apps: list.map(planeOptions), defaultApp: next.defaultApp }, next.limits)
+        for (const a of fresh.values()) {
+          a.runtime.on('change', touch)
+          a.start()
+        }
+        reg.touch()
+        for (const a of gone) await apps.retire(a)
+        for (const a of gone) caches.delete(a.name)
+        if (!isDeepStrictEqualJson(current.notify, next.notify)) {
+          const old = notifier
+          notifier = newNotifier(next, logger)
+          void old.close()
+        }
+        logger.level = next.log.level
+        current = next
+        logger.info(diff, 'config reloaded')
+        return diff
+      }
+      const p = (reloading ?? Promise.resolve()).then(run, run)
+      reloading = p.catch(() => ({ added: [], removed: [], changed: [], needsRestart: [] }))
+      return p
+    }
+
     const plugins: AdminPlugin[] = [
-      smokeRoutes({ smoke, service }),
-      rolloutRoutes({ rollouts }),
-      healthRoutes({ service, windows, targets: () => dp.targets(), settings: config.autoRevert, clock }),
-      instancesRoutes({ registry }),
+      instancesRoutes({ registry: reg }),
       metricsRoutes({ registry: metrics.registry }),
+      reloadRoutes({ reload }),
     ]
-    const admin = createAdminApp({ service, runtime: rt, store, config }, { plugins, logger: logger.child({ component: 'admin' }) })
+    const admin = createAdminApp({ apps, config, clock }, { plugins, logger: logger.child({ component: 'admin' }) })
     cleanups.push(() => admin.close())
 
     const proxy = await dp.listen(config.listen.host, config.listen.port)
@@ -218,10 +275,12 @@ export async function startRouter(config: Config, deps: RouterDeps = {}): Promis
     const proxyUrl = urlOf(proxy.host, proxy.port)
     const previewUrl = preview ? urlOf(preview.host, preview.port) : null
     const adminUrl = urlOf(config.admin.host, adminPort)
-    if (config.autoRevert.enabled) autoRevert.start()
-    rollouts.start()
-    cleanups.push(() => rollouts.stop(), () => autoRevert.stop())
-    logger.info({ proxy: proxyUrl, preview: previewUrl, admin: adminUrl, live: rt.state.live, version: rt.state.version, instance: instanceId, store: config.store.type }, 'switchyard started')
+    for (const a of apps.list()) a.start()
+    const summary = apps.list().map((a) => ({ app: a.name, live: a.runtime.state.live, version: a.runtime.state.version }))
+    logger.info(
+      { proxy: proxyUrl, preview: previewUrl, admin: adminUrl, apps: summary, live: summary[0]?.live, version: summary[0]?.version, instance: instanceId, store: config.store.type },
+      'switchyard started',
+    )
 
     let closing: Promise<void> | undefined
     return {
@@ -229,12 +288,14 @@ export async function startRouter(config: Config, deps: RouterDeps = {}): Promis
       previewUrl,
       adminUrl,
       logger,
+      reload,
       close() {
         closing ??= (async () => {
-          const graceMs = config.shutdownGraceSeconds * 1000
+          const graceMs = current.shutdownGraceSeconds * 1000
           // The data plane first: it stops accepting and drains; the admin
-          // API and the store stay up until the last request is done.
+          // API and the stores stay up until the last request is done.
           await dp.close(graceMs)
+          await reloading
           for (const c of cleanups.reverse()) {
             try {
               await c()
@@ -252,3 +313,18 @@ export async function startRouter(config: Config, deps: RouterDeps = {}): Promis
     throw e
   }
 }
+
+function newNotifier(config: Config, logger: Logger): Notifier {
+  return createNotifier({
+    webhooks: config.notify.webhooks,
+    timeoutMs: config.notify.timeoutMs,
+    retries: config.notify.retries,
+    logger: logger.child({ component: 'notify' }),
+  })
+}
+
+function isDeepStrictEqualJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b)
+}
+
+export { isSwitchyardError }

@@ -5,11 +5,24 @@ import { describeStartError, type Io } from './io.js'
 
 /**
  * Runs a router until SIGTERM or SIGINT, then drains and resolves with the
- * exit code. A second signal while draining stops at once.
+ * exit code. A second signal while draining stops at once. SIGHUP reloads
+ * the config file; an invalid file is logged and changes nothing.
  */
 export async function runUntilSignal(router: RunningRouter, io: Io): Promise<number> {
   return new Promise<number>((resolve) => {
     let stopping = false
+    const onHangup = (): void => {
+      if (stopping) return
+      router.logger.info({ signal: 'SIGHUP' }, 'reloading the config file')
+      router.reload().catch((e: unknown) => {
+        const problems = (e as { problems?: string[] }).problems
+        router.logger.error(
+          { signal: 'SIGHUP', code: (e as { code?: string }).code, errors: problems ?? [(e as Error).message] },
+          'reload refused; going on with the config it had',
+        )
+      })
+    }
+    process.on('SIGHUP', onHangup)
     const onSignal = (signal: NodeJS.Signals) => {
       if (stopping) {
         io.stderr(`switchyard: ${signal} again, exiting now\n`)
@@ -22,6 +35,7 @@ export async function runUntilSignal(router: RunningRouter, io: Io): Promise<num
         () => {
           process.off('SIGTERM', onSignal)
           process.off('SIGINT', onSignal)
+          process.off('SIGHUP', onHangup)
           router.logger.info('stopped')
           resolve(0)
         },
@@ -55,7 +69,7 @@ export async function serve(argv: string[], io: Io): Promise<number> {
   }
   let router: RunningRouter
   try {
-    router = await startRouter(config)
+    router = await startRouter(config, { configPath: configPath ?? io.env.SWITCHYARD_CONFIG, env: io.env })
   } catch (e) {
     io.stderr(`switchyard: cannot start: ${describeStartError(e)}\n`)
     return 1

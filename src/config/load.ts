@@ -3,7 +3,8 @@ import { extname, resolve, dirname } from 'node:path'
 import { Value, type ValueError } from '@sinclair/typebox/value'
 import { parse as parseYaml } from 'yaml'
 import { SwitchyardError } from '../errors.js'
-import { ConfigSchema, FileStore, RedisStore, type Config } from './schema.js'
+import { resolveApps } from './apps.js'
+import { ConfigSchema, FileStore, RedisStore, type Config, type RawConfig } from './schema.js'
 
 /**
  * Config is read, overridden from the environment, defaulted and validated
@@ -127,7 +128,10 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): Config {
     problems.push(line)
   }
   if (problems.length > 0) throw new ConfigError(problems)
-  const config = withDefaults as unknown as Config
+  const file = withDefaults as unknown as RawConfig
+  const resolved = resolveApps(file, problems)
+  const { apps: _apps, defaultApp: _defaultApp, ...rest } = file
+  const config = { ...rest, apps: resolved.apps, defaultApp: resolved.defaultApp } as unknown as Config & { store: RawConfig['store'] }
   if (!isLoopback(config.admin.host) && config.admin.token === undefined) {
     problems.push(`admin.token: required when admin.host (${config.admin.host}) is not loopback`)
   }

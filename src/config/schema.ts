@@ -1,4 +1,4 @@
-import { Type, type Static } from '@sinclair/typebox'
+import { Type, type Static, type TObject, type TSchema } from '@sinclair/typebox'
 
 /**
  * The config file's schema. Defaults live here, so a minimal file (just the
@@ -53,6 +53,100 @@ export const RedisStore = Type.Object(
   { additionalProperties: false },
 )
 
+const Upstreams = Type.Object({ blue: Upstream, green: Upstream }, { additionalProperties: false })
+
+/*
+ * The sections an app may set for itself; the top-level value is the default
+ * of every app. Each is a constant so the app schema and the top level share
+ * one definition.
+ */
+const Initial = Type.Object({ live: { ...ColorName, default: 'blue' } }, { additionalProperties: false, default: {} })
+const Stickiness = Type.Object(
+  {
+    header: Type.Optional(Type.String({ minLength: 1, pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", description: 'a header name' })),
+    cookie: Type.Optional(Type.String({ minLength: 1, pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", description: 'a cookie name' })),
+  },
+  { additionalProperties: false, default: {} },
+)
+const Overrides = Type.Object(
+  { enabled: Type.Boolean({ default: false }), secret: Type.Optional(Type.String({ minLength: 1 })) },
+  { additionalProperties: false, default: {} },
+)
+const Headers = Type.Object(
+  {
+    exposeColor: Type.Boolean({ default: true }),
+    /**
+     * Keep x-forwarded-proto/-host and the x-forwarded-for chain a client
+     * sends (right behind a load balancer that sets them); false when
+     * clients reach the router directly, so they cannot forge them.
+     */
+    trustForwarded: Type.Boolean({ default: true }),
+  },
+  { additionalProperties: false, default: {} },
+)
+const Smoke = Type.Object({ checks: Type.Array(SmokeCheck, { default: [] }) }, { additionalProperties: false, default: {} })
+const AutoRevert = Type.Object(
+  {
+    enabled: Type.Boolean({ default: true }),
+    maxErrorRate: Type.Number({ minimum: 0, maximum: 1, default: 0.05 }),
+    minRequests: Type.Integer({ minimum: 1, default: 20 }),
+    windowSeconds: Type.Integer({ minimum: 1, maximum: 3600, default: 30 }),
+    watchSecondsAfterFlip: Type.Integer({ minimum: 0, default: 300 }),
+  },
+  { additionalProperties: false, default: {} },
+)
+const Timeouts = Type.Object(
+  {
+    connectMs: Type.Integer({ minimum: 1, default: 2000 }),
+    headersMs: Type.Integer({ minimum: 1, default: 30_000 }),
+    bodyMs: Type.Integer({ minimum: 1, default: 30_000 }),
+  },
+  { additionalProperties: false, default: {} },
+)
+
+/** The keys of the per-app sections (an app's own value, else the top-level one). */
+export const APP_SECTIONS = ['initial', 'stickiness', 'overrides', 'headers', 'smoke', 'autoRevert', 'timeouts'] as const
+export type AppSection = (typeof APP_SECTIONS)[number]
+
+/** App names: what URLs, Redis keys, file names and metric labels can all carry. */
+export const APP_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/
+/** The app of the single-app shape (top-level `upstreams`). */
+export const DEFAULT_APP = 'default'
+
+/**
+ * A section as an app may write it: every key optional and without its
+ * default (a default filled in on the app would hide the top-level value).
+ * Deeper defaults, such as a smoke check's, stay.
+ */
+function appSection(section: TObject): TObject {
+  const props: Record<string, TSchema> = {}
+  for (const [k, v] of Object.entries(section.properties)) {
+    const { default: _unused, ...rest } = v as TSchema & { default?: unknown }
+    props[k] = Type.Optional(rest as TSchema)
+  }
+  return Type.Object(props, { additionalProperties: false })
+}
+
+/**
+ * One app as written in the file: hosts, upstreams and optional sections.
+ * Sections carry no defaults here: what an app leaves out comes from the
+ * top level (see load.ts), so defaults must not be filled in on the app.
+ */
+export const AppInputSchema = Type.Object(
+  {
+    hosts: Type.Array(Type.String({ minLength: 1, maxLength: 253 }), { default: [] }),
+    upstreams: Upstreams,
+    initial: Type.Optional(appSection(Initial)),
+    stickiness: Type.Optional(appSection(Stickiness)),
+    overrides: Type.Optional(appSection(Overrides)),
+    headers: Type.Optional(appSection(Headers)),
+    smoke: Type.Optional(appSection(Smoke)),
+    autoRevert: Type.Optional(appSection(AutoRevert)),
+    timeouts: Type.Optional(appSection(Timeouts)),
+  },
+  { additionalProperties: false },
+)
+
 export const ConfigSchema = Type.Object(
   {
     listen: Listener('0.0.0.0', 8080),
@@ -68,46 +162,19 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
-    upstreams: Type.Object({ blue: Upstream, green: Upstream }, { additionalProperties: false }),
-    initial: Type.Object({ live: { ...ColorName, default: 'blue' } }, { additionalProperties: false, default: {} }),
+    /** the single-app shape: one app named `default` that serves every host */
+    upstreams: Type.Optional(Upstreams),
+    /** the many-apps shape: app name → hosts, upstreams, own sections */
+    apps: Type.Optional(Type.Record(Type.String(), AppInputSchema)),
+    /** the app that serves hosts no app names; else such hosts get 404 UNKNOWN_HOST */
+    defaultApp: Type.Optional(Type.String({ minLength: 1 })),
+    initial: Initial,
     store: Type.Union([FileStore, RedisStore], { default: { type: 'file', path: './data/state.json' } }),
-    stickiness: Type.Object(
-      {
-        header: Type.Optional(Type.String({ minLength: 1, pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", description: 'a header name' })),
-        cookie: Type.Optional(Type.String({ minLength: 1, pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", description: 'a cookie name' })),
-      },
-      { additionalProperties: false, default: {} },
-    ),
-    overrides: Type.Object(
-      { enabled: Type.Boolean({ default: false }), secret: Type.Optional(Type.String({ minLength: 1 })) },
-      { additionalProperties: false, default: {} },
-    ),
-    headers: Type.Object(
-      {
-        exposeColor: Type.Boolean({ default: true }),
-        /**
-         * Keep x-forwarded-proto/-host and the x-forwarded-for chain a client
-         * sends (right behind a load balancer that sets them); false when
-         * clients reach the router directly, so they cannot forge them.
-         */
-        trustForwarded: Type.Boolean({ default: true }),
-      },
-      { additionalProperties: false, default: {} },
-    ),
-    smoke: Type.Object(
-      { checks: Type.Array(SmokeCheck, { default: [] }) },
-      { additionalProperties: false, default: {} },
-    ),
-    autoRevert: Type.Object(
-      {
-        enabled: Type.Boolean({ default: true }),
-        maxErrorRate: Type.Number({ minimum: 0, maximum: 1, default: 0.05 }),
-        minRequests: Type.Integer({ minimum: 1, default: 20 }),
-        windowSeconds: Type.Integer({ minimum: 1, maximum: 3600, default: 30 }),
-        watchSecondsAfterFlip: Type.Integer({ minimum: 0, default: 300 }),
-      },
-      { additionalProperties: false, default: {} },
-    ),
+    stickiness: Stickiness,
+    overrides: Overrides,
+    headers: Headers,
+    smoke: Smoke,
+    autoRevert: AutoRevert,
     notify: Type.Object(
       {
         webhooks: Type.Array(Type.String({ pattern: '^https?://', description: 'an http:// or https:// URL' }), { default: [] }),
@@ -116,14 +183,7 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
-    timeouts: Type.Object(
-      {
-        connectMs: Type.Integer({ minimum: 1, default: 2000 }),
-        headersMs: Type.Integer({ minimum: 1, default: 30_000 }),
-        bodyMs: Type.Integer({ minimum: 1, default: 30_000 }),
-      },
-      { additionalProperties: false, default: {} },
-    ),
+    timeouts: Timeouts,
     limits: Type.Object(
       {
         /** largest request head (request line + headers) accepted, bytes */
@@ -153,6 +213,32 @@ export const ConfigSchema = Type.Object(
   { additionalProperties: false },
 )
 
-export type Config = Static<typeof ConfigSchema>
-export type SmokeCheckConfig = Config['smoke']['checks'][number]
-export type StoreConfig = Config['store']
+/** The config file as validated, before the apps are resolved. */
+export type RawConfig = Static<typeof ConfigSchema>
+
+/** One app with every section resolved (its own value, else the top level's). */
+export interface AppConfig {
+  readonly name: string
+  /** lower-case exact names and `*.` wildcards; empty for the single-app shape */
+  readonly hosts: readonly string[]
+  readonly upstreams: RawConfig['upstreams'] & {}
+  readonly initial: RawConfig['initial']
+  readonly stickiness: RawConfig['stickiness']
+  readonly overrides: RawConfig['overrides']
+  readonly headers: RawConfig['headers']
+  readonly smoke: RawConfig['smoke']
+  readonly autoRevert: RawConfig['autoRevert']
+  readonly timeouts: RawConfig['timeouts']
+}
+
+/**
+ * The validated config. `apps` always holds every app (the single-app shape
+ * is the app `default`), in the file's order; `defaultApp` is the app that
+ * serves unknown hosts, or null.
+ */
+export type Config = Omit<RawConfig, 'apps' | 'defaultApp'> & {
+  readonly apps: readonly AppConfig[]
+  readonly defaultApp: string | null
+}
+export type SmokeCheckConfig = RawConfig['smoke']['checks'][number]
+export type StoreConfig = RawConfig['store']

@@ -12,7 +12,7 @@ import {
   type RedisConnectionOptions,
   type RedisLogger,
 } from './store/redis-connection.js'
-import type { InstanceInfo, InstanceRegistry } from './single-instance.js'
+import { appliedApp, type InstanceInfo, type InstanceRegistry } from './single-instance.js'
 
 /** Options of {@link createInstanceRegistry}. */
 export interface InstanceRegistryOptions {
@@ -20,8 +20,10 @@ export interface InstanceRegistryOptions {
   redis: RedisConnectionOptions | { client: Redis }
   prefix: string
   id: string
-  /** the version this instance routes by now */
+  /** the version this instance routes by now (of its only, or default, app) */
   appliedVersion: () => number
+  /** app → version, for a router of several apps */
+  apps?: () => Record<string, number>
   /** heartbeat period (default 1000 ms) */
   heartbeatMs?: number
   /** an instance missing heartbeats for this long is gone (default 5000 ms) */
@@ -112,6 +114,7 @@ export function createInstanceRegistry(opts: InstanceRegistryOptions): InstanceR
       host,
       pid,
     }
+    if (opts.apps !== undefined) info.apps = opts.apps()
     // One round trip; the key and the set membership go together.
     await client.multi().set(ownKey, JSON.stringify(info), 'PX', ttlMs).sadd(setKey, opts.id).exec()
   }
@@ -191,13 +194,13 @@ export function createInstanceRegistry(opts: InstanceRegistryOptions): InstanceR
 
     list,
 
-    async wait(version, timeoutMs = waitTimeoutMs) {
+    async wait(version, timeoutMs = waitTimeoutMs, app) {
       // Real time, not `clock`: this bounds how long a write's answer waits.
       const deadline = performance.now() + timeoutMs
       for (;;) {
         try {
-          const instances = await list()
-          if (instances.length > 0 && instances.every((i) => i.appliedVersion >= version)) return true
+          const verdicts = (await list()).map((i) => appliedApp(i, version, app)).filter((v) => v !== null)
+          if (verdicts.length > 0 && verdicts.every((v) => v)) return true
         } catch {
           // Redis down: the write happened; whether all applied it is unknown.
         }

@@ -12,6 +12,8 @@ export interface NotifyLogger {
 /** What each webhook receives (JSON). `text` suits chat webhooks (Slack, Mattermost). */
 export interface NotifyPayload {
   type: 'switchyard.change'
+  /** the app whose state changed */
+  app: string
   text: string
   entry: HistoryEntry
   state: State
@@ -35,7 +37,7 @@ export interface NotifierOptions {
 
 export interface Notifier {
   /** Queues `payload` for every webhook and returns at once; never throws. */
-  notify(entry: HistoryEntry, state: State): void
+  notify(entry: HistoryEntry, state: State, app?: string): void
   /** state-service 'change' listener (bound): notifies this instance's own writes */
   readonly onChange: (e: ChangeEvent) => void
   /**
@@ -48,14 +50,15 @@ export interface Notifier {
 const MAX_BACKOFF_MS = 30_000
 
 /** A one-line human summary of a change for chat receivers. */
-export function summary(entry: HistoryEntry): string {
+export function summary(entry: HistoryEntry, app = entry.app ?? 'default'): string {
   const reason = entry.reason !== null ? ` (${entry.reason})` : ''
   const detail = entry.detail
   const rate =
     entry.action === 'auto-revert' && detail !== undefined && typeof detail.errorRate === 'number'
       ? `: ${detail.color} error rate ${(detail.errorRate * 100).toFixed(1)}% over ${detail.requests} requests`
       : ''
-  return `switchyard ${entry.action} ${String(entry.from)} → ${String(entry.to)} by ${entry.actor}${rate}${reason} [v${entry.version}]`
+  const where = app === 'default' ? '' : ` ${app}:`
+  return `switchyard${where} ${entry.action} ${String(entry.from)} → ${String(entry.to)} by ${entry.actor}${rate}${reason} [v${entry.version}]`
 }
 
 /**
@@ -123,9 +126,9 @@ export function createNotifier(opts: NotifierOptions): Notifier {
     }
   }
 
-  function notify(entry: HistoryEntry, state: State): void {
+  function notify(entry: HistoryEntry, state: State, app = entry.app ?? 'default'): void {
     if (closed || receivers.length === 0) return
-    const payload: NotifyPayload = { type: 'switchyard.change', text: summary(entry), entry, state }
+    const payload: NotifyPayload = { type: 'switchyard.change', app, text: summary(entry, app), entry, state }
     const body = JSON.stringify(payload)
     for (const r of receivers) {
       if (r.queue.length >= maxQueue) {
@@ -146,7 +149,7 @@ export function createNotifier(opts: NotifierOptions): Notifier {
     notify,
     onChange(e: ChangeEvent): void {
       // Only the instance that wrote a change tells the receivers about it.
-      if (e.entry !== null) notify(e.entry, e.state)
+      if (e.entry !== null) notify(e.entry, e.state, e.app)
     },
     async close(graceMs = 2000): Promise<void> {
       closed = true

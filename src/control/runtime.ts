@@ -11,13 +11,27 @@ import { compile, type RoutingOptions, type RoutingTable, type State } from '../
 export class Runtime extends EventEmitter {
   #state: State
   #table: RoutingTable
-  readonly options: RoutingOptions
+  #options: RoutingOptions
 
   constructor(state: State, options: RoutingOptions) {
     super()
-    this.options = options
+    this.#options = options
     this.#state = state
     this.#table = compile(state, options)
+  }
+
+  /** The routing settings from the config (stickiness, overrides). */
+  get options(): RoutingOptions {
+    return this.#options
+  }
+
+  /**
+   * New routing settings (a reload): the same state, compiled again, swapped
+   * in one reference like a change of state. No version change, no event.
+   */
+  reconfigure(options: RoutingOptions): void {
+    this.#table = compile(this.#state, options)
+    this.#options = options
   }
 
   get state(): State {
@@ -33,7 +47,7 @@ export class Runtime extends EventEmitter {
   apply(state: State): boolean {
     if (state.version <= this.#state.version) return false
     const previous = this.#state
-    this.#table = compile(state, this.options)
+    this.#table = compile(state, this.#options)
     this.#state = state
     this.emit('change', state, previous)
     return true

@@ -26,6 +26,8 @@ export interface ServiceLogger {
 }
 
 export interface StateServiceDeps {
+  /** the app this service writes for: stamped on history entries and change events (default "default") */
+  app?: string
   store: StateStore
   runtime: Runtime
   /** ms since the epoch; injected so tests control time */
@@ -68,6 +70,8 @@ const DEFAULT_RETRIES = 3
  * r.state.canary // 10
  */
 export class StateService extends EventEmitter {
+  /** the app this service writes for */
+  readonly app: string
   readonly #store: StateStore
   readonly #runtime: Runtime
   readonly #clock: () => number
@@ -78,6 +82,7 @@ export class StateService extends EventEmitter {
 
   constructor(deps: StateServiceDeps) {
     super()
+    this.app = deps.app ?? 'default'
     this.#store = deps.store
     this.#runtime = deps.runtime
     this.#clock = deps.clock
@@ -210,8 +215,11 @@ export class StateService extends EventEmitter {
         const current = this.state
         const change = t(current)
         if (change === null) return { changed: false, state: current, entry: null, converged: null }
+        // History entries say which app they belong to (one history per app,
+        // but webhooks and events mix apps).
+        const entry: HistoryEntry = { ...change.entry, app: this.app }
         try {
-          await this.#store.commit(change.state, change.entry)
+          await this.#store.commit(change.state, entry)
         } catch (e) {
           if (!isSwitchyardError(e) || e.code !== 'VERSION_MISMATCH') throw e
           // Another instance wrote first: catch up before deciding anything.
@@ -226,8 +234,8 @@ export class StateService extends EventEmitter {
           this.#logger?.info({ attempt: attempt + 1, version }, 'state changed elsewhere; retrying the write on the fresh state')
           continue
         }
-        this.#apply(change.state, change.entry)
-        return { changed: true, state: change.state, entry: change.entry, converged: null }
+        this.#apply(change.state, entry)
+        return { changed: true, state: change.state, entry, converged: null }
       }
     })
     if (!result.changed) return result
@@ -249,7 +257,7 @@ export class StateService extends EventEmitter {
   #apply(state: State, entry: HistoryEntry | null): void {
     const previous = this.#runtime.state
     if (!this.#runtime.apply(state)) return
-    const event: ChangeEvent = { state, previous, entry }
+    const event: ChangeEvent = { app: this.app, state, previous, entry }
     try {
       this.emit('change', event)
     } catch (e) {

@@ -9,8 +9,13 @@ import type { Convergence } from './types.js'
 /** One live router instance, as listed by `GET /v1/instances`. */
 export interface InstanceInfo {
   id: string
-  /** the state version this instance routes by */
+  /**
+   * the state version this instance routes by: of the only app, or of the
+   * default (else first) app when there are several; see `apps`
+   */
   appliedVersion: number
+  /** app → the state version this instance routes that app by */
+  apps?: Record<string, number>
   /** ISO time of its last heartbeat (its own clock) */
   lastSeen: string
   host: string
@@ -28,8 +33,18 @@ export interface InstanceRegistry extends Convergence {
   touch(): void
   /** live instances, sorted by id; STORE_UNAVAILABLE when Redis cannot be reached */
   list(): Promise<InstanceInfo[]>
-  /** true once every live instance applied `version`; false after `timeoutMs` */
-  wait(version: number, timeoutMs?: number): Promise<boolean>
+  /**
+   * true once every live instance applied `version` (of `app` when given:
+   * instances that do not serve that app are not asked); false after `timeoutMs`
+   */
+  wait(version: number, timeoutMs?: number, app?: string): Promise<boolean>
+}
+
+/** Whether `i` applied `version` of `app`; null when it does not serve the app. */
+export function appliedApp(i: InstanceInfo, version: number, app: string | undefined): boolean | null {
+  if (app === undefined || i.apps === undefined) return i.appliedVersion >= version
+  const v = i.apps[app]
+  return v === undefined ? null : v >= version
 }
 
 /**
@@ -42,6 +57,7 @@ export function singleInstance(
   clock: () => number = Date.now,
   host: string = hostname(),
   pid: number = process.pid,
+  apps?: () => Record<string, number>,
 ): InstanceRegistry {
   return {
     id,
@@ -49,7 +65,9 @@ export function singleInstance(
     async stop() {},
     touch() {},
     async list() {
-      return [{ id, appliedVersion: appliedVersion(), lastSeen: new Date(clock()).toISOString(), host, pid }]
+      const info: InstanceInfo = { id, appliedVersion: appliedVersion(), lastSeen: new Date(clock()).toISOString(), host, pid }
+      if (apps !== undefined) info.apps = apps()
+      return [info]
     },
     async wait() {
       return true

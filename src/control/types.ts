@@ -56,6 +56,8 @@ export type Transition = (state: State) => Change | null
 
 /** Emitted by the state service after each stored change, local or remote. */
 export interface ChangeEvent {
+  /** the app whose state changed */
+  app: string
   state: State
   previous: State
   /** null for a change that arrived from another instance */

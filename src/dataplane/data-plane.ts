@@ -3,16 +3,17 @@ import http, { type IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { performance } from 'node:perf_hooks'
 import type { Dispatcher } from 'undici'
-import { COLORS, type Color } from '../routing/index.js'
+import { COLORS, compileHosts, matchHost, type Color, type HostTable } from '../routing/index.js'
+import { AppRoute, type PlaneHost } from './app-route.js'
 import { upstreamHeaders } from './headers.js'
 import { LimitStream } from './limit-stream.js'
-import type { RequestObserver, TableSource, UpstreamErrorKind } from './observer.js'
-import { ProxyRequest, ProxyResponse, onResponseClose, type ProxyContext } from './proxy-request.js'
-import { buildReplies, sendReply, type Replies } from './replies.js'
+import type { UpstreamErrorKind } from './observer.js'
+import { ProxyRequest, ProxyResponse, onResponseClose } from './proxy-request.js'
+import { buildReplies, rawReply, sendReply, type Reply } from './replies.js'
 import { Router } from './route.js'
-import { TargetSet, logTransition, type Target } from './targets.js'
-import type { DataPlane, DataPlaneOptions, ListenOptions, Logger, TargetHealth } from './types.js'
-import { UpgradeTunnel, type UpgradeContext } from './upgrade.js'
+import { logTransition, type Target, type TargetSet } from './targets.js'
+import type { AppsOptions, DataPlane, DataPlaneOptions, ListenOptions, Logger, TargetHealth } from './types.js'
+import { UpgradeTunnel } from './upgrade.js'
 
 /** Time a client gets to send a whole request head (slowloris guard). */
 const HEADERS_TIMEOUT_MS = 60_000
@@ -22,59 +23,69 @@ const REQUEST_TIMEOUT_MS = 300_000
 type Server = http.Server<typeof IncomingMessage, typeof ProxyResponse>
 
 /**
- * The data plane: node:http listeners that route each request with the pure
- * router and forward it through one undici Pool per target.
+ * The data plane: node:http listeners that find each request's app by its
+ * Host, route it with that app's pure router table, and forward it through
+ * one undici Pool per target.
  *
- * Per request the hot path reads `source.table` once, decides, builds one
- * flat header array and one handler object, and dispatches; everything else
- * (pools, replies, header sets) is built here, once.
+ * Per request the hot path reads the host table once (one reference: a
+ * reload is atomic), matches the Host (one Map probe; none for a single
+ * app), reads the app's `source.table` once, decides, builds one flat header
+ * array and one handler object, and dispatches; everything else (pools,
+ * replies, header sets) is built per app, once.
  */
-export class DataPlaneImpl implements DataPlane, ProxyContext, UpgradeContext {
-  readonly exposeColor: boolean
-  readonly trustForwarded: boolean
-  readonly replies: Readonly<Record<Color, Replies>>
-  readonly connectMs: number
-  readonly #source: TableSource
-  readonly #observer: RequestObserver | undefined
+export class DataPlaneImpl implements DataPlane, PlaneHost {
   readonly #accessLog: DataPlaneOptions['accessLog']
   readonly #logger: Logger | undefined
   readonly #now: () => number
   readonly #router: Router
-  readonly #sets: Readonly<Record<Color, TargetSet>>
-  readonly #maxBody: number
-  readonly #limits: DataPlaneOptions['limits']
+  #maxBody: number
+  #limits: DataPlaneOptions['limits']
   readonly #servers: Server[] = []
   readonly #upgraded = new Set<Duplex>()
+  /** the apps by host; swapped whole on reload */
+  #hosts: HostTable<AppRoute>
+  #apps: ReadonlyMap<string, AppRoute>
+  /** replies for a request no app serves (no color header) */
+  readonly #unknownHost: Reply
   #inFlight = 0
   #closing = false
   #closed: Promise<void> | null = null
 
   constructor(o: DataPlaneOptions) {
-    this.exposeColor = o.exposeColor
-    this.trustForwarded = o.trustForwarded ?? true
-    this.connectMs = o.timeouts.connectMs
-    this.#source = o.source
-    this.#observer = o.observer
     this.#accessLog = o.accessLog
     this.#logger = o.logger
     this.#now = o.now ?? Date.now
     this.#router = new Router(o.newId ?? randomUUID)
     this.#maxBody = o.limits.maxBodyBytes
     this.#limits = o.limits
-    const settings = {
-      connections: o.limits.connectionsPerTarget,
-      connectMs: o.timeouts.connectMs,
-      headersMs: o.timeouts.headersMs,
-      bodyMs: o.timeouts.bodyMs,
+    this.#unknownHost = buildReplies(null).UNKNOWN_HOST
+    this.#apps = new Map()
+    this.#hosts = compileHosts<AppRoute>([], null)
+    this.setApps(o)
+  }
+
+  setApps(o: AppsOptions, limits?: DataPlaneOptions['limits']): void {
+    if (limits !== undefined) {
+      this.#limits = limits
+      this.#maxBody = limits.maxBodyBytes
     }
-    this.#sets = Object.freeze({
-      blue: new TargetSet('blue', o.upstreams.blue.targets, settings),
-      green: new TargetSet('green', o.upstreams.green.targets, settings),
-    })
-    this.replies = Object.freeze({
-      blue: buildReplies(o.exposeColor ? 'blue' : null),
-      green: buildReplies(o.exposeColor ? 'green' : null),
-    })
+    const previous = this.#apps
+    const apps = new Map<string, AppRoute>()
+    for (const a of o.apps) {
+      apps.set(a.name, new AppRoute(this, a, this.#limits.connectionsPerTarget, previous.get(a.name)))
+    }
+    const fallback = o.defaultApp === null ? null : (apps.get(o.defaultApp) ?? null)
+    this.#hosts = compileHosts([...apps.values()].map((a) => [a, a.hosts] as const), fallback)
+    this.#apps = apps
+    // Pools no app uses any more: close() lets their requests finish first.
+    const kept = new Set<TargetSet>()
+    for (const a of apps.values()) kept.add(a.sets.blue).add(a.sets.green)
+    for (const a of previous.values()) {
+      for (const c of COLORS) {
+        if (kept.has(a.sets[c])) continue
+        for (const t of a.sets[c].targets) t.pool.close().catch((err: unknown) => this.bug(err))
+      }
+    }
   }
 
   get closing(): boolean {
@@ -85,13 +96,14 @@ export class DataPlaneImpl implements DataPlane, ProxyContext, UpgradeContext {
     return this.#now()
   }
 
-  finished(color: Color, status: number, start: number, kind: UpstreamErrorKind | null, req: IncomingMessage, cohort: string | null): void {
+  finished(app: AppRoute, color: Color, status: number, start: number, kind: UpstreamErrorKind | null, req: IncomingMessage, cohort: string | null): void {
     this.#inFlight--
-    if (this.#observer === undefined && this.#accessLog === undefined) return
+    if (!app.observed && this.#accessLog === undefined) return
     const seconds = (performance.now() - start) / 1000
-    if (this.#observer !== undefined) this.#observer.request(color, status, seconds, kind)
+    app.report(color, status, seconds, kind)
     if (this.#accessLog !== undefined) {
       this.#accessLog({
+        app: app.name,
         method: req.method as string,
         url: req.url as string,
         status,
@@ -102,10 +114,6 @@ export class DataPlaneImpl implements DataPlane, ProxyContext, UpgradeContext {
         kind,
       })
     }
-  }
-
-  observe(color: Color, status: number, start: number, kind: UpstreamErrorKind | null): void {
-    if (this.#observer !== undefined) this.#observer.request(color, status, (performance.now() - start) / 1000, kind)
   }
 
   responseClosed(): void {
@@ -171,19 +179,24 @@ export class DataPlaneImpl implements DataPlane, ProxyContext, UpgradeContext {
 
   #handle(req: IncomingMessage, res: ProxyResponse, preview: boolean): void {
     const start = performance.now()
+    const headers = req.headers
+    const app = matchHost(this.#hosts, headers.host)
+    if (app === null) {
+      // No app, so no color and no app's metrics: refused before routing.
+      sendReply(res, this.#unknownHost, null, this.#closing || !req.complete)
+      return
+    }
     this.#inFlight++
-    const table = this.#source.table
-    const d = this.#router.route(table, req.headers, preview)
+    const d = this.#router.route(app.source.table, headers, preview)
     const setCookie = this.#router.setCookie
     const color = d.color
     const url = req.url as string
     // Absolute-form (proxy-style) and `*` targets are not for a reverse proxy.
     if (url.charCodeAt(0) !== 0x2f) {
-      sendReply(res, this.replies[color].BAD_REQUEST, setCookie, this.#closing || !req.complete)
-      this.finished(color, 400, start, null, req, d.cohort)
+      sendReply(res, app.replies[color].BAD_REQUEST, setCookie, this.#closing || !req.complete)
+      this.finished(app, color, 400, start, null, req, d.cohort)
       return
     }
-    const headers = req.headers
     let body: Dispatcher.DispatchOptions['body'] = null
     if (headers['transfer-encoding'] !== undefined) {
       body = this.#maxBody > 0 ? req.pipe(new LimitStream(this.#maxBody)) : req
@@ -191,8 +204,8 @@ export class DataPlaneImpl implements DataPlane, ProxyContext, UpgradeContext {
       const cl = headers['content-length']
       if (cl !== undefined && cl !== '0') {
         if (this.#maxBody > 0 && Number(cl) > this.#maxBody) {
-          sendReply(res, this.replies[color].PAYLOAD_TOO_LARGE, setCookie, true)
-          this.finished(color, 413, start, null, req, d.cohort)
+          sendReply(res, app.replies[color].PAYLOAD_TOO_LARGE, setCookie, true)
+          this.finished(app, color, 413, start, null, req, d.cohort)
           return
         }
         body = req
@@ -209,11 +222,11 @@ export class DataPlaneImpl implements DataPlane, ProxyContext, UpgradeContext {
         socket.remoteAddress,
         (socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http',
         false,
-        this.trustForwarded,
+        app.trustForwarded,
       ),
       body,
     }
-    const p = new ProxyRequest(this, req, res, this.#sets[color], color, d.cohort, setCookie, start, opts)
+    const p = new ProxyRequest(app, req, res, app.sets[color], color, d.cohort, setCookie, start, opts)
     res.proxy = p
     res.on('close', onResponseClose)
     p.start()
@@ -240,13 +253,21 @@ export class DataPlaneImpl implements DataPlane, ProxyContext, UpgradeContext {
       socket.destroy()
       return
     }
-    const d = this.#router.route(this.#source.table, req.headers, preview)
-    new UpgradeTunnel(this, req, socket, head, this.#sets[d.color], d.color, d.cohort, start).start()
+    const app = matchHost(this.#hosts, req.headers.host)
+    if (app === null) {
+      if (socket.writable) socket.end(rawReply(this.#unknownHost))
+      else socket.destroy()
+      return
+    }
+    const d = this.#router.route(app.source.table, req.headers, preview)
+    new UpgradeTunnel(app, req, socket, head, app.sets[d.color], d.color, d.cohort, start).start()
   }
 
-  targets(): Record<Color, TargetHealth[]> {
+  targets(name: string): Record<Color, TargetHealth[]> | null {
+    const app = this.#apps.get(name)
+    if (app === undefined) return null
     const out = {} as Record<Color, TargetHealth[]>
-    for (const c of COLORS) out[c] = this.#sets[c].targets.map((t) => ({ url: t.url, up: !t.down }))
+    for (const c of COLORS) out[c] = app.sets[c].targets.map((t) => ({ url: t.url, up: !t.down }))
     return out
   }
 
@@ -280,8 +301,10 @@ export class DataPlaneImpl implements DataPlane, ProxyContext, UpgradeContext {
       await allClosed
     }
     const pools = []
-    for (const c of COLORS) {
-      for (const t of this.#sets[c].targets) pools.push(graceful ? t.pool.close() : t.pool.destroy())
+    for (const app of this.#apps.values()) {
+      for (const c of COLORS) {
+        for (const t of app.sets[c].targets) pools.push(graceful ? t.pool.close() : t.pool.destroy())
+      }
     }
     await Promise.all(pools)
   }

@@ -5,7 +5,7 @@
  * control plane, the store or metrics.
  */
 export { createDataPlane } from './data-plane.js'
-export type { AccessLogEntry, DataPlane, DataPlaneOptions, ListenOptions, Logger, TargetHealth } from './types.js'
+export type { AccessLogEntry, AppPlaneOptions, AppsOptions, DataPlane, DataPlaneOptions, ListenOptions, Logger, TargetHealth } from './types.js'
 export type { RequestObserver, TableSource, UpstreamErrorKind } from './observer.js'
 export { parseCookies } from './cookies.js'
 export { COLOR_HEADER, COHORT_HEADER } from './headers.js'

@@ -81,10 +81,13 @@ export class Target {
 export class TargetSet {
   readonly color: Color
   readonly targets: readonly Target[]
+  /** the pool settings its targets were built with (a reload keeps the set when they are equal) */
+  readonly settings: PoolSettings
   #next = 0
 
   constructor(color: Color, urls: readonly string[], settings: PoolSettings) {
     this.color = color
+    this.settings = settings
     this.targets = Object.freeze(urls.map((u) => new Target(u, color, settings)))
   }
 

@@ -1,4 +1,4 @@
-import type { Config } from '../config/schema.js'
+import type { AppConfig, Config } from '../config/schema.js'
 import type { Color } from '../routing/index.js'
 import type { RequestObserver, TableSource } from './observer.js'
 
@@ -9,24 +9,38 @@ export interface Logger {
   error(...a: unknown[]): void
 }
 
-/** What `createDataPlane` needs; everything is read once at start. */
-export interface DataPlaneOptions {
-  upstreams: Config['upstreams']
-  timeouts: Config['timeouts']
-  limits: Config['limits']
+/** One app as the data plane needs it. */
+export interface AppPlaneOptions {
+  name: string
+  /** lower-case exact names and `*.` wildcards (validated by the config) */
+  hosts: readonly string[]
+  upstreams: AppConfig['upstreams']
+  timeouts: AppConfig['timeouts']
   /** `headers.exposeColor`: add x-switchyard-color to responses */
   exposeColor: boolean
+  /** `headers.trustForwarded`: keep client-sent x-forwarded-* */
+  trustForwarded: boolean
+  /** read `source.table` once per request, so a flip is atomic */
+  source: TableSource
+  /** one call per finished request of this app */
+  observer?: RequestObserver
+}
+
+/** The apps and which one serves unknown hosts; swapped whole by `setApps`. */
+export interface AppsOptions {
+  apps: readonly AppPlaneOptions[]
+  /** the app for hosts no app names; null: 404 UNKNOWN_HOST */
+  defaultApp: string | null
+}
+
+/** What `createDataPlane` needs; everything is read once at start (apps also on reload). */
+export interface DataPlaneOptions extends AppsOptions {
+  limits: Config['limits']
   /**
    * `log.access`: called once per finished request with what an access log
    * line needs. Absent: no access log, and nothing is gathered for it.
    */
   accessLog?: (entry: AccessLogEntry) => void
-  /** `headers.trustForwarded`: keep client-sent x-forwarded-* (default true) */
-  trustForwarded?: boolean
-  /** read `source.table` once per request, so a flip is atomic */
-  source: TableSource
-  /** one call per finished request */
-  observer?: RequestObserver
   /** stickiness id generator; default `crypto.randomUUID()` */
   newId?: () => string
   /** wall clock in ms for target backoff; default `Date.now` */
@@ -49,8 +63,17 @@ export interface ListenOptions {
 export interface DataPlane {
   /** Starts a listener; resolves with the bound address (port 0 = any free port). */
   listen(host: string, port: number, opts?: ListenOptions): Promise<{ host: string; port: number }>
-  /** Passive health per color. */
-  targets(): Record<Color, TargetHealth[]>
+  /** Passive health per color of an app; null for an app it does not serve. */
+  targets(app: string): Record<Color, TargetHealth[]> | null
+  /**
+   * Serves a new set of apps from the next request on (reload). Requests in
+   * flight finish on the app they started with; target sets whose targets
+   * and settings did not change are kept (pools, health); pools no app uses
+   * any more are drained (closed after their requests finish). New
+   * `limits` apply to new requests and pools (not to the listeners' header
+   * size and keep-alive, which need a restart).
+   */
+  setApps(apps: AppsOptions, limits?: Config['limits']): void
   /** Requests in flight (upgraded sockets not included). */
   inFlight(): number
   /**
@@ -62,6 +85,7 @@ export interface DataPlane {
 
 /** One line of the access log. */
 export interface AccessLogEntry {
+  app: string
   method: string
   /** the request target as the client sent it (path and query) */
   url: string

@@ -29,57 +29,85 @@ const NB = DURATION_BUCKETS.length
 
 const ci = (c: Color): number => (c === 'blue' ? 0 : 1)
 
-export interface Metrics {
-  /** the registry to serve at GET /metrics (`registry.metrics()`, `registry.contentType`) */
-  readonly registry: Registry
+/** One app's hot-path tallies, read only at scrape time. */
+class Tallies {
+  readonly codes = new Float64Array(2 * CODES)
+  readonly kinds = new Float64Array(2 * KINDS.length)
+  /** per bucket, not cumulative; last = +Inf */
+  readonly buckets = new Float64Array(2 * (NB + 1))
+  readonly sums = new Float64Array(2)
+
+  /** The data plane's per-request sink for this app; O(1), allocation-free. */
+  request(color: Color, status: number, seconds: number, kind: UpstreamErrorKind | null): void {
+    const c = ci(color)
+    this.codes[c * CODES + (status >= 100 && status < CODES ? status : 0)]++
+    let b = 0
+    while (b < NB && seconds > DURATION_BUCKETS[b]) b++
+    this.buckets[c * (NB + 1) + b]++
+    this.sums[c] += seconds
+    if (kind !== null) this.kinds[c * KINDS.length + KINDS.indexOf(kind)]++
+  }
+}
+
+/** One app's metrics: its request sink and its state gauges. */
+export interface AppMetrics {
   /** the data plane's per-request sink; O(1), allocation-free */
   readonly observer: RequestObserver
-  /** state-service 'change' listener (already bound) */
+  /** the app's state-service 'change' listener (already bound) */
   readonly onChange: (e: ChangeEvent) => void
   /** sets the state gauges (live_color, canary_percent, …) from a snapshot, e.g. at start */
   setState(state: State): void
 }
 
+export interface Metrics {
+  /** the registry to serve at GET /metrics (`registry.metrics()`, `registry.contentType`) */
+  readonly registry: Registry
+  /** the metrics of an app, created on first use; every series carries `app` */
+  app(name: string): AppMetrics
+  /** drops an app's series (it was removed by a reload) */
+  removeApp(name: string): void
+}
+
 export interface MetricsOptions {
   /** Node's default process metrics (default true; tests may switch them off) */
   defaultMetrics?: boolean
-  /** the state at start, for the gauges */
-  state?: State
+  /** `switchyard_build_info{version}` (default: none) */
+  version?: string
 }
 
 /**
- * Creates the registry and every contract metric.
+ * Creates the registry and every contract metric. Every per-app series
+ * carries the label `app` (`default` for the single-app shape).
  *
  * `flips_total` and `auto_reverts_total` count the changes this instance
  * wrote (a change event with an entry), so summing over instances gives the
  * fleet total; the gauges describe the state this instance routes with.
  *
  * @example
- * const metrics = createMetrics({ state: service.state })
- * service.on('change', metrics.onChange)
- * const observer = combineObservers(windows, metrics.observer)
+ * const metrics = createMetrics({ version: '0.2.0' })
+ * const shop = metrics.app('shop')
+ * shop.setState(service.state)
+ * service.on('change', shop.onChange)
+ * const observer = combineObservers(windows, shop.observer)
  */
 export function createMetrics(opts: MetricsOptions = {}): Metrics {
   const registry = new Registry()
   if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry })
-
-  // Hot-path tallies, read only at scrape time.
-  const codes = new Float64Array(2 * CODES)
-  const kinds = new Float64Array(2 * KINDS.length)
-  const buckets = new Float64Array(2 * (NB + 1)) // per bucket, not cumulative; last = +Inf
-  const sums = new Float64Array(2)
+  const tallies = new Map<string, Tallies>()
 
   new Counter({
     name: 'switchyard_requests_total',
-    help: 'Proxied requests by color and status code sent to the client',
-    labelNames: ['color', 'code'],
+    help: 'Proxied requests by app, color and status code sent to the client',
+    labelNames: ['app', 'color', 'code'],
     registers: [registry],
     collect() {
       this.reset()
-      for (let c = 0; c < 2; c++) {
-        for (let s = 0; s < CODES; s++) {
-          const n = codes[c * CODES + s]
-          if (n > 0) this.inc({ color: COLORS[c], code: String(s) }, n)
+      for (const [app, t] of tallies) {
+        for (let c = 0; c < 2; c++) {
+          for (let s = 0; s < CODES; s++) {
+            const n = t.codes[c * CODES + s]
+            if (n > 0) this.inc({ app, color: COLORS[c], code: String(s) }, n)
+          }
         }
       }
     },
@@ -87,115 +115,130 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
 
   new Counter({
     name: 'switchyard_upstream_errors_total',
-    help: 'Requests the router failed itself, by color and kind (connect, timeout, reset, no-target)',
-    labelNames: ['color', 'kind'],
+    help: 'Requests the router failed itself, by app, color and kind (connect, timeout, reset, no-target)',
+    labelNames: ['app', 'color', 'kind'],
     registers: [registry],
     collect() {
       this.reset()
-      for (let c = 0; c < 2; c++) {
-        for (let k = 0; k < KINDS.length; k++) {
-          const n = kinds[c * KINDS.length + k]
-          if (n > 0) this.inc({ color: COLORS[c], kind: KINDS[k] }, n)
+      for (const [app, t] of tallies) {
+        for (let c = 0; c < 2; c++) {
+          for (let k = 0; k < KINDS.length; k++) {
+            const n = t.kinds[c * KINDS.length + k]
+            if (n > 0) this.inc({ app, color: COLORS[c], kind: KINDS[k] }, n)
+          }
         }
       }
     },
   })
 
-  new TallyHistogram(registry, buckets, sums)
+  new TallyHistogram(registry, tallies)
 
   const liveColor = new Gauge({
     name: 'switchyard_live_color',
-    help: 'Whether the color is live (1) or idle (0)',
-    labelNames: ['color'],
+    help: 'Whether the color is live (1) or idle (0), per app',
+    labelNames: ['app', 'color'],
     registers: [registry],
   })
-  const canary = new Gauge({ name: 'switchyard_canary_percent', help: 'Percent of users routed to the idle color', registers: [registry] })
-  const version = new Gauge({ name: 'switchyard_state_version', help: 'Version of the state this instance routes with', registers: [registry] })
-  const flips = new Counter({ name: 'switchyard_flips_total', help: 'Changes of the live color written by this instance', registers: [registry] })
-  const reverts = new Counter({ name: 'switchyard_auto_reverts_total', help: 'Automatic reverts written by this instance', registers: [registry] })
+  const canary = new Gauge({ name: 'switchyard_canary_percent', help: 'Percent of users routed to the idle color', labelNames: ['app'], registers: [registry] })
+  const version = new Gauge({ name: 'switchyard_state_version', help: 'Version of the state this instance routes with', labelNames: ['app'], registers: [registry] })
+  const flips = new Counter({ name: 'switchyard_flips_total', help: 'Changes of the live color written by this instance', labelNames: ['app'], registers: [registry] })
+  const reverts = new Counter({ name: 'switchyard_auto_reverts_total', help: 'Automatic reverts written by this instance', labelNames: ['app'], registers: [registry] })
   const lastFlip = new Gauge({
     name: 'switchyard_last_flip_timestamp_seconds',
     help: 'Unix time of the last flip or rollback (0: never); alert on time since deploy',
+    labelNames: ['app'],
     registers: [registry],
   })
+  const buildInfo = new Gauge({ name: 'switchyard_build_info', help: 'The running version (always 1)', labelNames: ['version'], registers: [registry] })
+  if (opts.version !== undefined) buildInfo.set({ version: opts.version }, 1)
 
-  function setState(s: State): void {
-    liveColor.set({ color: 'blue' }, s.live === 'blue' ? 1 : 0)
-    liveColor.set({ color: 'green' }, s.live === 'green' ? 1 : 0)
-    canary.set(s.canary)
-    version.set(s.version)
-    lastFlip.set(s.lastFlipAt === null ? 0 : Date.parse(s.lastFlipAt) / 1000)
+  const perApp = new Map<string, AppMetrics>()
+
+  function app(name: string): AppMetrics {
+    const existing = perApp.get(name)
+    if (existing !== undefined) return existing
+    const t = new Tallies()
+    tallies.set(name, t)
+    const setState = (s: State): void => {
+      liveColor.set({ app: name, color: 'blue' }, s.live === 'blue' ? 1 : 0)
+      liveColor.set({ app: name, color: 'green' }, s.live === 'green' ? 1 : 0)
+      canary.set({ app: name }, s.canary)
+      version.set({ app: name }, s.version)
+      lastFlip.set({ app: name }, s.lastFlipAt === null ? 0 : Date.parse(s.lastFlipAt) / 1000)
+    }
+    // Zero, not absent: a query over flips of an app that never flipped finds 0.
+    flips.inc({ app: name }, 0)
+    reverts.inc({ app: name }, 0)
+    const m: AppMetrics = {
+      observer: t,
+      setState,
+      onChange(e: ChangeEvent): void {
+        setState(e.state)
+        if (e.entry === null) return
+        if (e.state.live !== e.previous.live) flips.inc({ app: name })
+        if (e.entry.action === 'auto-revert') reverts.inc({ app: name })
+      },
+    }
+    perApp.set(name, m)
+    return m
   }
 
-  const observer: RequestObserver = {
-    request(color: Color, status: number, seconds: number, kind: UpstreamErrorKind | null): void {
-      const c = ci(color)
-      codes[c * CODES + (status >= 100 && status < CODES ? status : 0)]++
-      let b = 0
-      while (b < NB && seconds > DURATION_BUCKETS[b]) b++
-      buckets[c * (NB + 1) + b]++
-      sums[c] += seconds
-      if (kind !== null) kinds[c * KINDS.length + KINDS.indexOf(kind)]++
-    },
+  function removeApp(name: string): void {
+    if (!perApp.delete(name)) return
+    tallies.delete(name)
+    for (const c of COLORS) liveColor.remove({ app: name, color: c })
+    for (const g of [canary, version, lastFlip, flips, reverts]) g.remove({ app: name })
   }
 
-  function onChange(e: ChangeEvent): void {
-    setState(e.state)
-    if (e.entry === null) return
-    if (e.state.live !== e.previous.live) flips.inc()
-    if (e.entry.action === 'auto-revert') reverts.inc()
-  }
-
-  if (opts.state !== undefined) setState(opts.state)
-  return { registry, observer, onChange, setState }
+  return { registry, app, removeApp }
 }
 
 /**
- * `switchyard_request_duration_seconds{color}`: a prom-client Histogram whose
+ * `switchyard_request_duration_seconds{app,color}`: a prom-client Histogram whose
  * values come from the typed-array tallies when scraped. Its own per-label
  * store stays empty; `get` (JSON) and `getForPromString` (text, read by the
  * registry) both answer from the tallies — a test parses the text output,
  * so a prom-client upgrade that changes this path fails loudly.
  */
 const HISTOGRAM_NAME = 'switchyard_request_duration_seconds'
-const HISTOGRAM_HELP = 'Time from request start to response end, by color'
+const HISTOGRAM_HELP = 'Time from request start to response end, by app and color'
 
-class TallyHistogram extends Histogram<'color'> {
-  readonly #buckets: Float64Array
-  readonly #sums: Float64Array
+class TallyHistogram extends Histogram<'app' | 'color'> {
+  readonly #tallies: ReadonlyMap<string, Tallies>
 
-  constructor(registry: Registry, buckets: Float64Array, sums: Float64Array) {
+  constructor(registry: Registry, tallies: ReadonlyMap<string, Tallies>) {
     super({
       name: HISTOGRAM_NAME,
       help: HISTOGRAM_HELP,
-      labelNames: ['color'],
+      labelNames: ['app', 'color'],
       buckets: DURATION_BUCKETS.slice(),
       registers: [registry],
     })
-    this.#buckets = buckets
-    this.#sums = sums
+    this.#tallies = tallies
   }
 
-  override async get(): ReturnType<Histogram<'color'>['get']> {
+  override async get(): ReturnType<Histogram<'app' | 'color'>['get']> {
     const name = HISTOGRAM_NAME
-    const values: Awaited<ReturnType<Histogram<'color'>['get']>>['values'] = []
-    for (let c = 0; c < 2; c++) {
-      const color = COLORS[c]
-      let cumulative = 0
-      for (let b = 0; b <= NB; b++) {
-        cumulative += this.#buckets[c * (NB + 1) + b]
-        const le = b < NB ? String(DURATION_BUCKETS[b]) : '+Inf'
-        values.push({ labels: { color, le } as Record<string, string>, value: cumulative, metricName: `${name}_bucket` })
+    const values: Awaited<ReturnType<Histogram<'app' | 'color'>['get']>>['values'] = []
+    for (const [app, t] of this.#tallies) {
+      for (let c = 0; c < 2; c++) {
+        const color = COLORS[c]
+        let cumulative = 0
+        for (let b = 0; b <= NB; b++) {
+          cumulative += t.buckets[c * (NB + 1) + b]
+          const le = b < NB ? String(DURATION_BUCKETS[b]) : '+Inf'
+          values.push({ labels: { app, color, le } as Record<string, string>, value: cumulative, metricName: `${name}_bucket` })
+        }
+        values.push({ labels: { app, color }, value: t.sums[c], metricName: `${name}_sum` })
+        values.push({ labels: { app, color }, value: cumulative, metricName: `${name}_count` })
       }
-      values.push({ labels: { color }, value: this.#sums[c], metricName: `${name}_sum` })
-      values.push({ labels: { color }, value: cumulative, metricName: `${name}_count` })
     }
     // The shape prom-client's own Histogram answers (type is a string at run time).
     return { name, help: HISTOGRAM_HELP, type: 'histogram' as never, aggregator: 'sum', collect: undefined as never, values }
   }
 
   /** prom-client 15's Registry reads text output through this when present. */
-  getForPromString(): ReturnType<Histogram<'color'>['get']> {
+  getForPromString(): ReturnType<Histogram<'app' | 'color'>['get']> {
     return this.get()
   }
 }

@@ -12,3 +12,4 @@ export {
   type Explanation,
 } from './decide.js'
 export * from './transitions.js'
+export { MAX_WILDCARD_PROBES, compileHosts, hostName, matchHost, type HostTable } from './hosts.js'

@@ -79,6 +79,8 @@ export interface State {
 export type Action = 'flip' | 'rollback' | 'canary' | 'cohort' | 'rollout' | 'auto-revert'
 
 export interface HistoryEntry {
+  /** the app (stamped by the control plane; absent in entries stored before many apps) */
+  app?: string
   at: string
   version: number
   action: Action

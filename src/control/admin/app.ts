@@ -5,11 +5,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from 'pino'
 import { createAuthHook } from './auth.js'
 import { adminErrorHandler, adminNotFoundHandler } from './errors.js'
+import { appsRoutes, perAppRoutes } from './apps.js'
 import { changeRoutes } from './routes/changes.js'
 import { cohortRoutes } from './routes/cohorts.js'
 import { explainRoutes } from './routes/explain.js'
+import { healthRoutes } from './routes/health.js'
 import { historyRoutes } from './routes/history.js'
 import { probeRoutes } from './routes/probes.js'
+import { rolloutRoutes } from './routes/rollout.js'
+import { smokeRoutes } from './routes/smoke.js'
 import { stateRoutes } from './routes/state.js'
 import type { AdminDeps } from './types.js'
 
@@ -47,7 +51,7 @@ export const ADMIN_LOG_REDACT = ['req.headers.authorization', 'headers.authoriza
  * the same way.
  *
  * @example
- * const app = createAdminApp({ service, runtime, store, config }, { plugins: [smokeRoutes(smoke)] })
+ * const app = createAdminApp({ apps: appDirectory([shop, blog]), config }, { plugins: [metricsRoutes({ registry })] })
  * await app.listen({ host: config.admin.host, port: config.admin.port })
  */
 export function createAdminApp(deps: AdminDeps, opts: AdminAppOptions = {}): AdminApp {
@@ -89,11 +93,20 @@ export function createAdminApp(deps: AdminDeps, opts: AdminAppOptions = {}): Adm
   })
 
   app.register(probeRoutes(deps))
-  app.register(stateRoutes(deps))
-  app.register(changeRoutes(deps))
-  app.register(cohortRoutes(deps))
-  app.register(historyRoutes(deps))
-  app.register(explainRoutes(deps))
+  app.register(appsRoutes(deps.apps))
+  const clock = deps.clock ?? Date.now
+  app.register(
+    perAppRoutes(deps.apps, [
+      stateRoutes(),
+      changeRoutes(),
+      cohortRoutes(),
+      historyRoutes(),
+      explainRoutes(),
+      smokeRoutes(),
+      rolloutRoutes(),
+      healthRoutes(clock),
+    ]),
+  )
   for (const plugin of opts.plugins ?? []) app.register(plugin as FastifyPluginAsyncTypebox)
 
   app.get('/docs/json', { schema: { hide: true } }, async () => app.swagger())

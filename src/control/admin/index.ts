@@ -4,3 +4,4 @@ export { adminErrorHandler, adminNotFoundHandler, assertTwoDecimals, classify, r
 export { ACTOR_HEADER, actorOf, etag, parseIfMatch, sendWrite, writeOptions } from './http.js'
 export * from './schemas.js'
 export type { AdminDeps } from './types.js'
+export { appDirectory, resolveApp, type AppDirectory, type AppHandle } from './apps.js'

@@ -14,6 +14,7 @@ export function StringEnum<T extends string>(values: readonly T[], options: { de
   return Type.Unsafe<T>({ type: 'string', enum: [...values], ...options })
 }
 
+export const AppNameSchema = Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$', description: 'an app name' })
 export const ColorSchema = StringEnum(['blue', 'green'] as const)
 export const CohortTargetSchema = StringEnum(['blue', 'green', 'idle', 'live'] as const, {
   description: 'a color, or a role (idle, live) that follows flips',
@@ -98,6 +99,7 @@ const FromTo = Nullable(Type.Union([Type.String(), Type.Number()]))
 
 export const HistoryEntrySchema = Type.Object(
   {
+    app: Type.Optional(Type.String({ description: 'the app (entries stored before many apps have none)' })),
     at: Type.String({ description: 'ISO time' }),
     version: Type.Integer(),
     action: StringEnum(['flip', 'rollback', 'canary', 'cohort', 'rollout', 'auto-revert'] as const),

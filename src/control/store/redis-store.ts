@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis'
 import { SwitchyardError } from '../../errors.js'
 import type { HistoryEntry, State } from '../../routing/index.js'
 import {
@@ -31,6 +32,12 @@ export interface RedisStoreOptions extends RedisConnectionOptions {
    * version instead of falling back to `initial`.
    */
   getLocalState?: () => State | null
+  /**
+   * Connections owned by someone else and shared by many stores (one per
+   * app): the store subscribes to its own channel on `sub`, never watches
+   * nor closes them. Absent: the store opens and closes its own two.
+   */
+  shared?: { client: Redis; sub: Redis }
 }
 
 /** The keys and channel under `prefix`. */
@@ -77,10 +84,13 @@ export function createRedisStore(opts: RedisStoreOptions): StateStore {
     throw new SwitchyardError('CONFIG_INVALID', `resyncIntervalMs must be positive, got ${resyncIntervalMs}`)
   }
   const where = redactUrl(opts.url)
-  const client = createRedisClient(opts, 'commands')
-  const sub = createRedisClient(opts, 'subscriber')
-  watchConnection(client, logger, where)
-  watchConnection(sub, logger, `${where} (subscriber)`)
+  const shared = opts.shared
+  const client = shared?.client ?? createRedisClient(opts, 'commands')
+  const sub = shared?.sub ?? createRedisClient(opts, 'subscriber')
+  if (shared === undefined) {
+    watchConnection(client, logger, where)
+    watchConnection(sub, logger, `${where} (subscriber)`)
+  }
   const scripts = defineStoreScripts(client, keys)
 
   const listeners: ((state: State) => void)[] = []
@@ -130,18 +140,24 @@ export function createRedisStore(opts: RedisStoreOptions): StateStore {
   function open(): void {
     if (opened || closed) return
     opened = true
-    client.on('ready', () => {
-      silent = false
-      void resync('reconnect')
-    })
-    sub.on('ready', () => void resync('subscriber reconnect'))
+    client.on('ready', onClientReady)
+    sub.on('ready', onSubReady)
     sub.on('message', onMessage)
-    sub.connect().catch(() => undefined)
+    if (sub.status === 'wait') sub.connect().catch(() => undefined)
     // Queued in the subscriber's offline queue until it connects; ioredis
     // subscribes again by itself after every reconnect.
     sub.subscribe(keys.channel).catch(() => undefined)
     timer = setInterval(() => void resync('timer'), resyncIntervalMs)
     timer.unref()
+  }
+
+  function onClientReady(): void {
+    silent = false
+    void resync('reconnect')
+  }
+
+  function onSubReady(): void {
+    void resync('subscriber reconnect')
   }
 
   function onMessage(channel: string, message: string): void {
@@ -338,7 +354,14 @@ export function createRedisStore(opts: RedisStoreOptions): StateStore {
       closed = true
       if (timer !== null) clearInterval(timer)
       await resyncing
-      await Promise.all([closeClient(client), closeClient(sub)])
+      if (shared === undefined) {
+        await Promise.all([closeClient(client), closeClient(sub)])
+        return
+      }
+      client.off('ready', onClientReady)
+      sub.off('ready', onSubReady)
+      sub.off('message', onMessage)
+      if (sub.status === 'ready') await sub.unsubscribe(keys.channel).catch(() => undefined)
     },
   }
 }

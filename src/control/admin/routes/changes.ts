@@ -2,7 +2,6 @@ import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typ
 import { assertTwoDecimals } from '../errors.js'
 import { sendWrite, writeOptions } from '../http.js'
 import { ColorSchema, ERROR_RESPONSES, Force, PercentSchema, Reason, WriteResultSchema } from '../schemas.js'
-import type { AdminDeps } from '../types.js'
 
 const IfMatchHeader = Type.Object({
   'if-match': Type.Optional(Type.String({ description: 'the version you read: "7", 7 or *' })),
@@ -12,11 +11,10 @@ const IfMatchHeader = Type.Object({
 const write = { 200: WriteResultSchema, ...ERROR_RESPONSES }
 
 /** `POST /v1/flip`, `POST /v1/rollback`, `PUT /v1/canary`. */
-export function changeRoutes(deps: AdminDeps): FastifyPluginAsyncTypebox {
-  const { service } = deps
+export function changeRoutes(): FastifyPluginAsyncTypebox {
   return async (app) => {
     app.post(
-      '/v1/flip',
+      '/flip',
       {
         schema: {
           summary: 'Make a color live (default: idle), after smoke checks on it',
@@ -28,13 +26,13 @@ export function changeRoutes(deps: AdminDeps): FastifyPluginAsyncTypebox {
       },
       async (req, reply) => {
         const o = writeOptions(req, req.body)
-        const result = await service.flip(req.body.to === undefined ? o : { ...o, to: req.body.to })
+        const result = await req.appHandle.service.flip(req.body.to === undefined ? o : { ...o, to: req.body.to })
         return sendWrite(reply, result)
       },
     )
 
     app.post(
-      '/v1/rollback',
+      '/rollback',
       {
         schema: {
           summary: 'Make the previous live color live again',
@@ -44,11 +42,11 @@ export function changeRoutes(deps: AdminDeps): FastifyPluginAsyncTypebox {
           response: write,
         },
       },
-      async (req, reply) => sendWrite(reply, await service.rollback(writeOptions(req, req.body))),
+      async (req, reply) => sendWrite(reply, await req.appHandle.service.rollback(writeOptions(req, req.body))),
     )
 
     app.put(
-      '/v1/canary',
+      '/canary',
       {
         schema: {
           summary: 'Set the canary percent (smoke checks first when going up from 0)',
@@ -60,7 +58,7 @@ export function changeRoutes(deps: AdminDeps): FastifyPluginAsyncTypebox {
       },
       async (req, reply) => {
         assertTwoDecimals(req.body.percent, 'body/percent')
-        return sendWrite(reply, await service.setCanary(req.body.percent, writeOptions(req, req.body)))
+        return sendWrite(reply, await req.appHandle.service.setCanary(req.body.percent, writeOptions(req, req.body)))
       },
     )
   }

@@ -12,16 +12,14 @@ import {
   Reason,
   WriteResultSchema,
 } from '../schemas.js'
-import type { AdminDeps } from '../types.js'
 
 const Params = Type.Object({ name: CohortNameSchema })
 
 /** Cohort rules: list, read, put (add or replace in place), delete. */
-export function cohortRoutes(deps: AdminDeps): FastifyPluginAsyncTypebox {
-  const { service } = deps
+export function cohortRoutes(): FastifyPluginAsyncTypebox {
   return async (app) => {
     app.get(
-      '/v1/cohorts',
+      '/cohorts',
       {
         schema: {
           summary: 'Cohorts, in the order they are tried',
@@ -29,18 +27,18 @@ export function cohortRoutes(deps: AdminDeps): FastifyPluginAsyncTypebox {
           response: { 200: Type.Object({ version: Type.Integer(), cohorts: Type.Array(CohortSchema) }), ...ERROR_RESPONSES },
         },
       },
-      async (_req, reply) => {
-        const s = service.state
+      async (req, reply) => {
+        const s = req.appHandle.service.state
         reply.header('etag', etag(s.version))
         return { version: s.version, cohorts: s.cohorts }
       },
     )
 
     app.get(
-      '/v1/cohorts/:name',
+      '/cohorts/:name',
       { schema: { summary: 'One cohort', tags: ['cohorts'], params: Params, response: { 200: CohortSchema, ...ERROR_RESPONSES } } },
       async (req, reply) => {
-        const s = service.state
+        const s = req.appHandle.service.state
         const c = s.cohorts.find((x) => x.name === req.params.name)
         if (c === undefined) throw new SwitchyardError('NOT_FOUND', `No cohort named "${req.params.name}"`)
         reply.header('etag', etag(s.version))
@@ -49,7 +47,7 @@ export function cohortRoutes(deps: AdminDeps): FastifyPluginAsyncTypebox {
     )
 
     app.put(
-      '/v1/cohorts/:name',
+      '/cohorts/:name',
       {
         schema: {
           summary: 'Add a cohort at the end, or replace the one of that name in place',
@@ -63,20 +61,20 @@ export function cohortRoutes(deps: AdminDeps): FastifyPluginAsyncTypebox {
         const { color, match } = req.body
         assertTwoDecimals(match.percent, 'body/match/percent')
         const cohort: Cohort = { name: req.params.name, color, match }
-        return sendWrite(reply, await service.putCohort(cohort, writeOptions(req, req.body)))
+        return sendWrite(reply, await req.appHandle.service.putCohort(cohort, writeOptions(req, req.body)))
       },
     )
 
     app.delete(
-      '/v1/cohorts/:name',
+      '/cohorts/:name',
       { schema: { summary: 'Remove a cohort', tags: ['cohorts'], params: Params, response: { 200: WriteResultSchema, ...ERROR_RESPONSES } } },
-      async (req, reply) => sendWrite(reply, await service.removeCohort(req.params.name, writeOptions(req))),
+      async (req, reply) => sendWrite(reply, await req.appHandle.service.removeCohort(req.params.name, writeOptions(req))),
     )
 
     // `/v1/cohorts/` with an empty name is a bad request, not an unknown route.
     const emptyName = async () => {
       throw new SwitchyardError('BAD_REQUEST', 'params/name must not be empty')
     }
-    app.route({ method: ['PUT', 'DELETE', 'GET'], url: '/v1/cohorts/', schema: { hide: true }, handler: emptyName })
+    app.route({ method: ['PUT', 'DELETE', 'GET'], url: '/cohorts/', schema: { hide: true }, handler: emptyName })
   }
 }

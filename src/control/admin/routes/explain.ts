@@ -1,7 +1,6 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { explain, stickinessKey, type RequestFacts } from '../../../routing/index.js'
 import { ColorSchema, ERROR_RESPONSES, StringEnum } from '../schemas.js'
-import type { AdminDeps } from '../types.js'
 
 const Body = Type.Object(
   {
@@ -33,10 +32,10 @@ function parseCookieHeader(header: string): Record<string, string> {
 }
 
 /** `POST /v1/explain`: a dry run of the routing decision for a described request. */
-export function explainRoutes(deps: AdminDeps): FastifyPluginAsyncTypebox {
+export function explainRoutes(): FastifyPluginAsyncTypebox {
   return async (app) => {
     app.post(
-      '/v1/explain',
+      '/explain',
       {
         schema: {
           summary: 'Which color a request would get, and why',
@@ -52,7 +51,7 @@ export function explainRoutes(deps: AdminDeps): FastifyPluginAsyncTypebox {
         if (req.body.cookies !== undefined) cookies = { ...req.body.cookies }
         else if (headers.cookie !== undefined) cookies = parseCookieHeader(headers.cookie)
         // One table for the whole answer, as one request would see.
-        const table = deps.runtime.table
+        const table = req.appHandle.runtime.table
         const facts: RequestFacts = { preview: false, headers, cookies, key: stickinessKey(table, headers, cookies) }
         return explain(table, facts)
       },

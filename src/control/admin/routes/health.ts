@@ -1,18 +1,8 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { COLORS, type Color, type State } from '../../../routing/index.js'
-import { watchedColors, type WindowSource } from '../../auto-revert.js'
+import { COLORS, type Color } from '../../../routing/index.js'
+import { watchedColors } from '../../auto-revert.js'
 import { ColorSchema, ERROR_RESPONSES, StringEnum } from '../schemas.js'
 
-export interface HealthRoutesDeps {
-  service: { readonly state: State }
-  windows: WindowSource
-  /** each color's targets and whether the data plane sees them up (dataPlane.targets()) */
-  targets: () => Record<Color, { url: string; up: boolean }[]>
-  /** config `autoRevert` */
-  settings: { maxErrorRate: number; minRequests: number; watchSecondsAfterFlip: number }
-  /** epoch ms */
-  clock: () => number
-}
 
 const ColorHealth = Type.Object({
   role: StringEnum(['live', 'idle'] as const),
@@ -37,10 +27,10 @@ export const HealthSchema = Type.Object({
  * `GET /v1/health`: per color, each target up or down, and requests, errors
  * and error rate in this instance's window, and whether it is under watch.
  */
-export function healthRoutes(deps: HealthRoutesDeps): FastifyPluginAsyncTypebox {
+export function healthRoutes(clock: () => number): FastifyPluginAsyncTypebox {
   return async (app) => {
     app.get(
-      '/v1/health',
+      '/health',
       {
         schema: {
           summary: 'Per color: targets up or down, requests, errors and error rate in the window',
@@ -48,13 +38,15 @@ export function healthRoutes(deps: HealthRoutesDeps): FastifyPluginAsyncTypebox 
           response: { 200: HealthSchema, ...ERROR_RESPONSES },
         },
       },
-      async () => {
-        const state = deps.service.state
-        const targets = deps.targets()
-        const watched = watchedColors(state, deps.clock(), deps.settings.watchSecondsAfterFlip)
+      async (req) => {
+        const app = req.appHandle
+        const settings = app.config.autoRevert
+        const state = app.service.state
+        const targets = app.targets() ?? { blue: [], green: [] }
+        const watched = watchedColors(state, clock(), settings.watchSecondsAfterFlip)
         const colors = {} as Record<Color, unknown>
         for (const c of COLORS) {
-          const snap = deps.windows.snapshot(c)
+          const snap = app.windows.snapshot(c)
           colors[c] = {
             role: c === state.live ? 'live' : 'idle',
             targets: targets[c],
@@ -66,9 +58,9 @@ export function healthRoutes(deps: HealthRoutesDeps): FastifyPluginAsyncTypebox 
         return {
           version: state.version,
           live: state.live,
-          windowSeconds: deps.windows.windowSeconds,
-          maxErrorRate: deps.settings.maxErrorRate,
-          minRequests: deps.settings.minRequests,
+          windowSeconds: app.windows.windowSeconds,
+          maxErrorRate: settings.maxErrorRate,
+          minRequests: settings.minRequests,
           colors: colors as Record<Color, never>,
         }
       },

@@ -1,15 +1,14 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ERROR_RESPONSES, HistoryEntrySchema } from '../schemas.js'
-import type { AdminDeps } from '../types.js'
 
 export const DEFAULT_HISTORY_LIMIT = 50
 export const MAX_HISTORY_LIMIT = 10_000
 
 /** `GET /v1/history?limit=N`: changes, newest first. */
-export function historyRoutes(deps: AdminDeps): FastifyPluginAsyncTypebox {
+export function historyRoutes(): FastifyPluginAsyncTypebox {
   return async (app) => {
     app.get(
-      '/v1/history',
+      '/history',
       {
         schema: {
           summary: 'Changes of the state, newest first',
@@ -25,7 +24,7 @@ export function historyRoutes(deps: AdminDeps): FastifyPluginAsyncTypebox {
       async (req) => {
         const raw = req.query.limit
         const limit = raw === undefined ? DEFAULT_HISTORY_LIMIT : Math.min(Math.max(Number(raw), 1), MAX_HISTORY_LIMIT)
-        return { entries: await deps.service.history(limit) }
+        return { entries: await req.appHandle.service.history(limit) }
       },
     )
   }

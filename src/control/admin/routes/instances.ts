@@ -4,7 +4,8 @@ import { ERROR_RESPONSES } from '../schemas.js'
 
 const InstanceSchema = Type.Object({
   id: Type.String(),
-  appliedVersion: Type.Integer({ description: 'the state version this instance routes by' }),
+  appliedVersion: Type.Integer({ description: 'the state version this instance routes by (of its only or default app)' }),
+  apps: Type.Optional(Type.Record(Type.String(), Type.Integer(), { description: 'app → the state version this instance routes it by' })),
   lastSeen: Type.String({ description: 'ISO time of its last heartbeat' }),
   host: Type.String(),
   pid: Type.Integer(),

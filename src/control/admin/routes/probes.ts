@@ -17,12 +17,15 @@ export function probeRoutes(deps: AdminDeps): FastifyPluginAsyncTypebox {
       { schema: { summary: 'Readiness: state loaded, store reachable', tags: ['probes'], response: { 200: Ready, 503: Ready } } },
       async (_req, reply) => {
         const reasons: string[] = []
-        const state = deps.service.state
-        if (state === undefined || state === null) reasons.push('state not loaded')
-        if (!deps.store.reachable()) reasons.push(`${deps.store.kind} store unreachable`)
+        const apps = deps.apps.list()
+        if (apps.length === 0) reasons.push('no app loaded')
+        for (const a of apps) {
+          if (!a.store.reachable()) reasons.push(apps.length === 1 ? `${a.store.kind} store unreachable` : `${a.store.kind} store of app ${a.name} unreachable`)
+        }
         const extra = deps.ready?.()
         if (extra !== undefined && !extra.ready) reasons.push(...(extra.reasons.length > 0 ? extra.reasons : ['not ready']))
-        const body = { ready: reasons.length === 0, reasons, version: state?.version ?? 0 }
+        // The version of the only app (0 with several: each app has its own; see GET /v1/apps).
+        const body = { ready: reasons.length === 0, reasons, version: apps.length === 1 ? apps[0].service.state.version : 0 }
         return reply.code(body.ready ? 200 : 503).send(body)
       },
     )

@@ -1,11 +1,7 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { RolloutController } from '../../rollout.js'
 import { sendWrite, writeOptions } from '../http.js'
 import { ERROR_RESPONSES, Force, Reason, RolloutSchema, WriteResultSchema } from '../schemas.js'
 
-export interface RolloutRoutesDeps {
-  rollouts: Pick<RolloutController, 'current' | 'progress' | 'begin' | 'pause' | 'resume' | 'abort' | 'promote'>
-}
 
 const Headers = Type.Object({
   'if-match': Type.Optional(Type.String({ description: 'the version you read: "7", 7 or *' })),
@@ -56,11 +52,10 @@ const Progress = Type.Object({
   minRequests: Type.Integer(),
 })
 
-export function rolloutRoutes(deps: RolloutRoutesDeps): FastifyPluginAsyncTypebox {
-  const { rollouts } = deps
+export function rolloutRoutes(): FastifyPluginAsyncTypebox {
   return async (app) => {
     app.get(
-      '/v1/rollout',
+      '/rollout',
       {
         schema: {
           summary: 'The rollout in progress and where it stands, or null',
@@ -71,11 +66,11 @@ export function rolloutRoutes(deps: RolloutRoutesDeps): FastifyPluginAsyncTypebo
           },
         },
       },
-      async () => ({ rollout: rollouts.current, progress: rollouts.progress }),
+      async (req) => ({ rollout: req.appHandle.rollouts.current, progress: req.appHandle.rollouts.progress }),
     )
 
     app.post(
-      '/v1/rollout',
+      '/rollout',
       {
         schema: {
           summary: 'Start a progressive canary of the idle color (smoke checks first)',
@@ -87,7 +82,7 @@ export function rolloutRoutes(deps: RolloutRoutesDeps): FastifyPluginAsyncTypebo
       },
       async (req, reply) => {
         const plan = { steps: req.body.steps, autoPromote: req.body.autoPromote ?? true }
-        return sendWrite(reply, await rollouts.begin(plan, writeOptions(req, req.body)))
+        return sendWrite(reply, await req.appHandle.rollouts.begin(plan, writeOptions(req, req.body)))
       },
     )
 
@@ -99,7 +94,7 @@ export function rolloutRoutes(deps: RolloutRoutesDeps): FastifyPluginAsyncTypebo
     ] as const
     for (const [op, summary] of ops) {
       app.post(
-        `/v1/rollout/${op}`,
+        `/rollout/${op}`,
         {
           schema: {
             summary,
@@ -109,7 +104,7 @@ export function rolloutRoutes(deps: RolloutRoutesDeps): FastifyPluginAsyncTypebo
             response: write,
           },
         },
-        async (req, reply) => sendWrite(reply, await rollouts[op](writeOptions(req, req.body))),
+        async (req, reply) => sendWrite(reply, await req.appHandle.rollouts[op](writeOptions(req, req.body))),
       )
     }
   }

@@ -1,13 +1,7 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { other, type State } from '../../../routing/index.js'
-import type { SmokeGate } from '../../types.js'
+import { other } from '../../../routing/index.js'
 import { ColorSchema, ERROR_RESPONSES } from '../schemas.js'
 
-export interface SmokeRoutesDeps {
-  smoke: SmokeGate
-  /** the state service (or anything with the current state): the default color is idle */
-  service: { readonly state: State }
-}
 
 const CheckResult = Type.Object({
   path: Type.String(),
@@ -29,10 +23,10 @@ export const SmokeReportSchema = Type.Object({
  * of the color (default: idle). Answers 200 with the report whether the
  * checks pass or not: it is a report, not a refusal.
  */
-export function smokeRoutes(deps: SmokeRoutesDeps): FastifyPluginAsyncTypebox {
+export function smokeRoutes(): FastifyPluginAsyncTypebox {
   return async (app) => {
     app.post(
-      '/v1/smoke',
+      '/smoke',
       {
         schema: {
           summary: 'Run the smoke checks now on a color (default: idle)',
@@ -41,7 +35,7 @@ export function smokeRoutes(deps: SmokeRoutesDeps): FastifyPluginAsyncTypebox {
           response: { 200: SmokeReportSchema, ...ERROR_RESPONSES },
         },
       },
-      async (req) => deps.smoke.run(req.body.color ?? other(deps.service.state.live)),
+      async (req) => req.appHandle.smoke.run(req.body.color ?? other(req.appHandle.service.state.live)),
     )
   }
 }

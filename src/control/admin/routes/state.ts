@@ -1,13 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ERROR_RESPONSES, StateSchema } from '../schemas.js'
 import { etag, noneMatch } from '../http.js'
-import type { AdminDeps } from '../types.js'
 
 /** `GET /v1/state`: the current snapshot, with its version as ETag (304 on If-None-Match). */
-export function stateRoutes(deps: AdminDeps): FastifyPluginAsyncTypebox {
+export function stateRoutes(): FastifyPluginAsyncTypebox {
   return async (app) => {
     app.get(
-      '/v1/state',
+      '/state',
       {
         schema: {
           summary: 'The current state snapshot',
@@ -16,7 +15,7 @@ export function stateRoutes(deps: AdminDeps): FastifyPluginAsyncTypebox {
         },
       },
       async (req, reply) => {
-        const state = deps.service.state
+        const state = req.appHandle.service.state
         reply.header('etag', etag(state.version))
         if (noneMatch(req.headers['if-none-match'], state.version)) return reply.code(304).send()
         return state

@@ -1,0 +1,124 @@
+import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
+import type { Color } from '../routing/index.js'
+import type { RequestObserver, TableSource, UpstreamErrorKind } from './observer.js'
+import type { ProxyContext } from './proxy-request.js'
+import { buildReplies, type Replies } from './replies.js'
+import { TargetSet, type PoolSettings, type Target } from './targets.js'
+import type { AppPlaneOptions } from './types.js'
+import type { UpgradeContext } from './upgrade.js'
+
+/** What an app's requests need from the data plane that owns every app. */
+export interface PlaneHost {
+  readonly closing: boolean
+  now(): number
+  finished(app: AppRoute, color: Color, status: number, start: number, kind: UpstreamErrorKind | null, req: IncomingMessage, cohort: string | null): void
+  responseClosed(): void
+  bug(err: unknown): void
+  healthChanged(t: Target, up: boolean, err?: Error): void
+  track(socket: Duplex): void
+}
+
+/**
+ * One app as the data plane sees it: where its routing table comes from, its
+ * target sets (one undici pool per target), its prebuilt replies and its
+ * observer. It is the context of its own requests (ProxyContext,
+ * UpgradeContext), so a request reaches its app's settings without a lookup.
+ *
+ * Built once per config; a reload builds new routes and hands over the
+ * target sets whose targets and pool settings did not change, so their
+ * pools, keep-alive connections and passive health carry on.
+ */
+export class AppRoute implements ProxyContext, UpgradeContext {
+  readonly name: string
+  readonly hosts: readonly string[]
+  readonly source: TableSource
+  readonly sets: Readonly<Record<Color, TargetSet>>
+  readonly replies: Readonly<Record<Color, Replies>>
+  readonly exposeColor: boolean
+  readonly trustForwarded: boolean
+  readonly connectMs: number
+  readonly settings: PoolSettings
+  readonly #host: PlaneHost
+  readonly #observer: RequestObserver | undefined
+
+  constructor(host: PlaneHost, o: AppPlaneOptions, connections: number, reuse?: AppRoute) {
+    this.#host = host
+    this.name = o.name
+    this.hosts = o.hosts
+    this.source = o.source
+    this.#observer = o.observer
+    this.exposeColor = o.exposeColor
+    this.trustForwarded = o.trustForwarded
+    this.connectMs = o.timeouts.connectMs
+    this.settings = Object.freeze({
+      connections,
+      connectMs: o.timeouts.connectMs,
+      headersMs: o.timeouts.headersMs,
+      bodyMs: o.timeouts.bodyMs,
+    })
+    const set = (c: Color): TargetSet => {
+      const old = reuse?.sets[c]
+      const urls = o.upstreams[c].targets
+      return old !== undefined && sameSettings(old, this.settings, urls) ? old : new TargetSet(c, urls, this.settings)
+    }
+    this.sets = Object.freeze({ blue: set('blue'), green: set('green') })
+    this.replies = Object.freeze({
+      blue: buildReplies(o.exposeColor ? 'blue' : null),
+      green: buildReplies(o.exposeColor ? 'green' : null),
+    })
+  }
+
+  get closing(): boolean {
+    return this.#host.closing
+  }
+
+  now(): number {
+    return this.#host.now()
+  }
+
+  finished(color: Color, status: number, start: number, kind: UpstreamErrorKind | null, req: IncomingMessage, cohort: string | null): void {
+    this.#host.finished(this, color, status, start, kind, req, cohort)
+  }
+
+  /** Reports a finished request to this app's observer (error windows, metrics). */
+  report(color: Color, status: number, seconds: number, kind: UpstreamErrorKind | null): void {
+    if (this.#observer !== undefined) this.#observer.request(color, status, seconds, kind)
+  }
+
+  get observed(): boolean {
+    return this.#observer !== undefined
+  }
+
+  observe(color: Color, status: number, start: number, kind: UpstreamErrorKind | null): void {
+    if (this.#observer !== undefined) this.#observer.request(color, status, (performance.now() - start) / 1000, kind)
+  }
+
+  responseClosed(): void {
+    this.#host.responseClosed()
+  }
+
+  bug(err: unknown): void {
+    this.#host.bug(err)
+  }
+
+  healthChanged(t: Target, up: boolean, err?: Error): void {
+    this.#host.healthChanged(t, up, err)
+  }
+
+  track(socket: Duplex): void {
+    this.#host.track(socket)
+  }
+}
+
+function sameSettings(set: TargetSet, s: PoolSettings, urls: readonly string[]): boolean {
+  const old = set.settings
+  return (
+    old.connections === s.connections &&
+    old.connectMs === s.connectMs &&
+    old.headersMs === s.headersMs &&
+    old.bodyMs === s.bodyMs &&
+    set.targets.length === urls.length &&
+    set.targets.every((t, i) => t.url === urls[i])
+  )
+}
