@@ -14,18 +14,12 @@ interface Run {
   err: string
 }
 
-/** An admin app listening on 127.0.0.1:0, with a smoke route backed by the fixture's fake gate. */
+/** An admin app listening on 127.0.0.1:0 (its built-in smoke route runs the fixture's fake gate), plus an instances route. */
 async function listening(t: Test, o: { token?: string } = {}): Promise<AdminFixture & { url: string; run: (argv: string[], env?: NodeJS.ProcessEnv) => Promise<Run> }> {
-  let fx: AdminFixture | undefined
-  const smokeRoute: FastifyPluginAsyncTypebox = async (app) => {
-    app.post('/v1/smoke', async (req) => {
-      const color = (req.body as { color?: 'blue' | 'green' }).color ?? 'green'
-      return fx!.smoke.run(color)
-    })
-    app.get('/v1/rollout', async () => ({ rollout: fx!.service.state.rollout, progress: null }))
+  const instancesRoute: FastifyPluginAsyncTypebox = async (app) => {
     app.get('/v1/instances', async () => ({ instances: [{ id: 'host-a:1', appliedVersion: 3, lastSeen: '2025-01-01T00:00:00.000Z', host: 'host-a', pid: 1 }] }))
   }
-  fx = await adminFixture(t, { token: o.token, app: { plugins: [smokeRoute] } })
+  const fx = await adminFixture(t, { token: o.token, app: { plugins: [instancesRoute] } })
   await fx.app.listen({ host: '127.0.0.1', port: 0 })
   const addr = fx.app.server.address()
   if (addr === null || typeof addr === 'string') throw new Error('no address')

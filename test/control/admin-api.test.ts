@@ -149,10 +149,10 @@ t.test('/docs/json is an OpenAPI document of the routes', async (t) => {
 
 t.test('plugins share auth, error handling and the OpenAPI document', async (t) => {
   const plugin: FastifyPluginAsyncTypebox = async (app) => {
-    app.post('/v1/smoke', { schema: { body: Type.Object({ color: Type.Optional(Type.String({ enum: ['blue', 'green'] })) }, { additionalProperties: false }) } }, async (req) => ({
+    app.post('/v1/plugin/smoke', { schema: { body: Type.Object({ color: Type.Optional(Type.String({ enum: ['blue', 'green'] })) }, { additionalProperties: false }) } }, async (req) => ({
       ran: req.body.color ?? 'idle',
     }))
-    app.post('/v1/rollout/abort', async () => {
+    app.post('/v1/plugin/abort', async () => {
       throw new SwitchyardError('NO_ROLLOUT')
     })
     app.get('/metrics', async (_req, reply) => reply.type('text/plain').send('switchyard_state_version 1\n'))
@@ -162,13 +162,13 @@ t.test('plugins share auth, error handling and the OpenAPI document', async (t) 
   }
   const { app } = await adminFixture(t, { token: TOKEN, metricsPublic: true, app: { plugins: [plugin] } })
   const auth = { authorization: `Bearer ${TOKEN}` }
-  t.equal((await app.inject({ method: 'POST', url: '/v1/smoke', payload: {} })).statusCode, 401, 'auth applies to plugins')
-  const ok = await app.inject({ method: 'POST', url: '/v1/smoke', headers: auth, payload: { color: 'green' } })
+  t.equal((await app.inject({ method: 'POST', url: '/v1/plugin/smoke', payload: {} })).statusCode, 401, 'auth applies to plugins')
+  const ok = await app.inject({ method: 'POST', url: '/v1/plugin/smoke', headers: auth, payload: { color: 'green' } })
   t.same(ok.json(), { ran: 'green' })
-  const bad = await app.inject({ method: 'POST', url: '/v1/smoke', headers: auth, payload: { color: 'red' } })
+  const bad = await app.inject({ method: 'POST', url: '/v1/plugin/smoke', headers: auth, payload: { color: 'red' } })
   t.equal(bad.statusCode, 400)
   t.same(bad.json(), { error: { code: 'BAD_REQUEST', message: 'body/color must be one of: blue, green' } })
-  const nr = await app.inject({ method: 'POST', url: '/v1/rollout/abort', headers: auth })
+  const nr = await app.inject({ method: 'POST', url: '/v1/plugin/abort', headers: auth })
   t.equal(nr.statusCode, 409)
   t.equal(nr.json().error.code, 'NO_ROLLOUT')
   const boom = await app.inject({ url: '/v1/boom', headers: auth })
@@ -178,5 +178,5 @@ t.test('plugins share auth, error handling and the OpenAPI document', async (t) 
   t.equal(metrics.statusCode, 200, 'metricsPublic leaves /metrics open')
   t.match(metrics.body, /switchyard_state_version/)
   const doc = (await app.inject({ url: '/docs/json', headers: auth })).json()
-  t.ok(doc.paths['/v1/smoke'], 'plugin routes are documented')
+  t.ok(doc.paths['/v1/plugin/smoke'], 'plugin routes are documented')
 })

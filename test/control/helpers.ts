@@ -18,12 +18,14 @@ export function fakeClock(start = Date.parse('2025-01-01T00:00:00Z')): { now: ()
 
 
 
+import { RolloutController } from '../../src/control/rollout.js'
 import { Runtime } from '../../src/control/runtime.js'
 import { StateService, loadOrInit } from '../../src/control/service.js'
 import { createFileStore } from '../../src/control/store/index.js'
 import type { StateStore } from '../../src/control/store/types.js'
 import type { SmokeGate, SmokeReport } from '../../src/control/types.js'
-import { createAdminApp, type AdminApp, type AdminAppOptions } from '../../src/control/admin/index.js'
+import { ErrorWindows } from '../../src/control/windows.js'
+import { appDirectory, createAdminApp, type AdminApp, type AdminAppOptions, type AppHandle } from '../../src/control/admin/index.js'
 import { validateConfig } from '../../src/config/index.js'
 import type { Color } from '../../src/routing/index.js'
 
@@ -50,7 +52,12 @@ export interface AdminFixture {
   runtime: Runtime
   store: StateStore
   smoke: FakeSmoke
+  /** the one app (`default`) the admin API serves */
+  handle: AppHandle
 }
+
+/** A logger that drops everything (the rollout controller wants one). */
+const quiet = { info: () => {}, warn: () => {}, error: () => {}, debug: () => {} }
 
 /** An admin app over a file store in a temp dir; closed when the test ends. */
 export async function adminFixture(
@@ -73,10 +80,31 @@ export async function adminFixture(
   })
   const smoke = new FakeSmoke()
   const service = new StateService({ store, runtime, clock: clock.now, smoke })
-  const app = createAdminApp({ service, runtime, store, config, ready: o.ready }, o.app)
-  t.teardown(() => app.close())
+  const appConfig = config.apps[0]
+  const windows = new ErrorWindows({ windowSeconds: appConfig.autoRevert.windowSeconds, now: clock.now })
+  service.on('change', windows.onChange)
+  const rollouts = new RolloutController({ service, windows, thresholds: appConfig.autoRevert, clock: clock.now, logger: quiet, smoke })
+  const handle: AppHandle = {
+    name: appConfig.name,
+    config: appConfig,
+    service,
+    runtime,
+    store,
+    smoke,
+    rollouts,
+    windows,
+    targets: () => ({
+      blue: appConfig.upstreams.blue.targets.map((url) => ({ url, up: true })),
+      green: appConfig.upstreams.green.targets.map((url) => ({ url, up: true })),
+    }),
+  }
+  const app = createAdminApp({ apps: appDirectory([handle]), config, clock: clock.now, ready: o.ready }, o.app)
+  t.teardown(async () => {
+    await app.close()
+    await rollouts.stop()
+  })
   await app.ready()
-  return { app, service, runtime, store, smoke }
+  return { app, service, runtime, store, smoke, handle }
 }
 
 export { stateV, entryV } from '../helpers/state.js'

@@ -14,7 +14,7 @@ t.test('502 with a JSON error when the color has no reachable target', async (t)
   t.equal(r.headers['x-switchyard-color'], 'blue')
   t.equal(r.json().error.code, 'UPSTREAM_UNAVAILABLE')
   t.type(r.json().error.message, 'string')
-  t.same(s.dp.targets().blue, [{ url: dead, up: false }], 'the target is marked down')
+  t.same(s.targets().blue, [{ url: dead, up: false }], 'the target is marked down')
   await s.recorder.until(1)
   t.same(s.recorder.calls.map((c) => [c.color, c.status, c.kind]), [['blue', 502, 'connect']])
 
@@ -35,7 +35,7 @@ t.test('fails over to the next target when one refuses connections', async (t) =
     t.equal(r.status, 200, `request ${i} answered`)
     t.equal(r.json().color, 'blue-2')
   }
-  t.same(s.dp.targets().blue, [
+  t.same(s.targets().blue, [
     { url: dead, up: false },
     { url: extra.url, up: true },
   ])
@@ -62,7 +62,7 @@ t.test('a request with a body never probes a down target while another is up', a
   let now = 1_000_000
   const s = await setup(t, { dp: { now: () => now, upstreams: { blue: { targets: [dead, live.url] }, green: { targets: [dead] } } } })
   t.equal((await request(`${s.url}/`)).status, 200, 'a GET finds the dead target and fails over')
-  t.equal(s.dp.targets().blue[0].up, false)
+  t.equal(s.targets().blue[0].up, false)
   now += 60_000 // the dead target's backoff is over: it may be probed again
   for (let i = 0; i < 4; i++) {
     const r = await request(`${s.url}/sha`, { method: 'POST', body: `payload ${i}` })
@@ -72,7 +72,7 @@ t.test('a request with a body never probes a down target while another is up', a
   const probe = await request(`${s.url}/`)
   t.equal(probe.status, 200, 'a GET probes the dead target, then fails over')
   t.equal(live.requests.length, 6)
-  t.equal(s.dp.targets().blue[0].up, false, 'still down after the probe')
+  t.equal(s.targets().blue[0].up, false, 'still down after the probe')
 })
 
 t.test('round-robin spreads requests over healthy targets', async (t) => {
@@ -103,7 +103,7 @@ t.test('a target that comes back is used again', async (t) => {
   const r = await request(`${s.url}/`)
   t.equal(r.status, 200)
   t.equal(r.body.toString(), 'back')
-  t.equal(s.dp.targets().blue[0].up, true)
+  t.equal(s.targets().blue[0].up, true)
 })
 
 t.test('504 when the upstream does not send headers in time', async (t) => {
@@ -113,7 +113,7 @@ t.test('504 when the upstream does not send headers in time', async (t) => {
   t.equal(r.json().error.code, 'UPSTREAM_TIMEOUT')
   await s.recorder.until(1)
   t.same(s.recorder.calls.map((c) => [c.color, c.status, c.kind]), [['blue', 504, 'timeout']])
-  t.equal(s.dp.targets().blue[0].up, true, 'a slow target is not a dead one')
+  t.equal(s.targets().blue[0].up, true, 'a slow target is not a dead one')
 })
 
 t.test('an upstream reset after the headers cuts the client response', async (t) => {

@@ -79,7 +79,7 @@ t.test('an upgrade to a color without a reachable target gets 502', async (t) =>
   t.equal(u.status, 502)
   await s.recorder.until(1)
   t.same(s.recorder.calls.map((c) => [c.status, c.kind]), [[502, 'connect']])
-  t.equal(s.dp.targets().blue[0].up, false)
+  t.equal(s.targets().blue[0].up, false)
 })
 
 t.test('closing either side of a tunnel closes the other', async (t) => {

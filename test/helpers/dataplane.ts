@@ -4,7 +4,7 @@
  * free port. Everything is closed in t.teardown.
  */
 import { compile, initialState, type Cohort, type Color, type RoutingOptions, type RoutingTable, type State } from '../../src/routing/index.js'
-import { createDataPlane, type DataPlane, type DataPlaneOptions, type UpstreamErrorKind } from '../../src/dataplane/index.js'
+import { createDataPlane, type AppPlaneOptions, type DataPlane, type DataPlaneOptions, type TargetHealth, type UpstreamErrorKind } from '../../src/dataplane/index.js'
 import { startUpstream, type Upstream } from './upstream.js'
 
 /** The part of tap's Test the harness uses. */
@@ -65,13 +65,22 @@ export interface Setup {
   source: { table: RoutingTable }
   recorder: Recorder
   setState(bits: StateBits): void
+  /** passive health of the one app (`default`) */
+  targets(): Record<Color, TargetHealth[]>
 }
+
+/** The one app's options a test may override (name, hosts and source are the harness's). */
+export type AppOverrides = Partial<Omit<AppPlaneOptions, 'name' | 'hosts' | 'source'>>
 
 export interface SetupOptions {
   state?: StateBits
   routing?: RoutingOptions
-  /** overrides of the data plane's options (upstreams default to blue/green) */
-  dp?: Partial<DataPlaneOptions>
+  /**
+   * overrides of the data plane's options and of its one app's (upstreams
+   * default to blue/green); the app is `default`, with no hosts, and is the
+   * default app (it serves every host)
+   */
+  dp?: Partial<Omit<DataPlaneOptions, 'apps' | 'defaultApp'>> & AppOverrides
   preview?: boolean
 }
 
@@ -88,15 +97,23 @@ export async function setup(t: Teardown, o: SetupOptions = {}): Promise<Setup> {
   const source = { table: compile(stateOf(o.state), routing) }
   const recorder = new Recorder()
   let n = 0
-  const dp = createDataPlane({
-    upstreams: { blue: { targets: [blue.url] }, green: { targets: [green.url] } },
-    timeouts: TIMEOUTS,
-    limits: LIMITS,
-    exposeColor: true,
+  const { upstreams, timeouts, exposeColor, trustForwarded, observer, ...plane } = o.dp ?? {}
+  const app: AppPlaneOptions = {
+    name: 'default',
+    hosts: [],
+    upstreams: upstreams ?? { blue: { targets: [blue.url] }, green: { targets: [green.url] } },
+    timeouts: timeouts ?? TIMEOUTS,
+    exposeColor: exposeColor ?? true,
+    trustForwarded: trustForwarded ?? true,
     source,
-    observer: recorder,
+    observer: observer ?? recorder,
+  }
+  const dp = createDataPlane({
+    apps: [app],
+    defaultApp: 'default',
+    limits: LIMITS,
     newId: () => `id-${++n}`,
-    ...o.dp,
+    ...plane,
   })
   t.teardown(() => dp.close(0))
   const addr = await dp.listen('127.0.0.1', 0, { preview: o.preview === true })
@@ -109,6 +126,11 @@ export async function setup(t: Teardown, o: SetupOptions = {}): Promise<Setup> {
     recorder,
     setState(bits) {
       source.table = compile(stateOf(bits), routing)
+    },
+    targets() {
+      const health = dp.targets('default')
+      if (health === null) throw new Error('the data plane does not serve the app default')
+      return health
     },
   }
 }
