@@ -8,7 +8,9 @@
  *   POST /upload  → reads the whole body (e.g. 64 KiB), answers its length
  *   GET  /health  → "ok" (smoke checks)
  *
- * Usage: node bench/upstream.js [port]   (0 = any free port; prints "listening <port>")
+ * Usage: node bench/upstream.js [port] [extra]   (0 = any free port; prints "listening <port>";
+ *        with `extra` > 0 it also listens on that many more free ports and prints "also <p1,p2,...>",
+ *        so a many-apps bench gets one origin, hence one pool, per target)
  */
 import http from 'node:http'
 
@@ -55,5 +57,20 @@ server.maxRequestsPerSocket = 0
 
 server.listen(Number(process.argv[2] ?? 0), '127.0.0.1', () => {
   process.stdout.write(`listening ${server.address().port}\n`)
+  const extra = Number(process.argv[3] ?? 0)
+  if (extra > 0) {
+    const ports = []
+    // The same handler on more sockets: node:http servers share nothing else.
+    for (let i = 0; i < extra; i++) {
+      const more = http.createServer(server.listeners('request')[0])
+      more.keepAliveTimeout = server.keepAliveTimeout
+      more.headersTimeout = server.headersTimeout
+      more.requestTimeout = 0
+      more.listen(0, '127.0.0.1', () => {
+        ports.push(more.address().port)
+        if (ports.length === extra) process.stdout.write(`also ${ports.join(',')}\n`)
+      })
+    }
+  }
 })
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(0))
