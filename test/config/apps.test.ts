@@ -80,3 +80,12 @@ t.test('host patterns', async (t) => {
     t.equal(normalizeHostPattern(bad), null, JSON.stringify(bad))
   }
 })
+
+t.test('config/apps.yaml, the README example with three apps, is valid', async (t) => {
+  const { loadConfig } = await import('../../src/config/index.js')
+  const c = loadConfig(new URL('../../config/apps.yaml', import.meta.url).pathname, {})
+  t.same(c.apps.map((a) => a.name), ['shop', 'blog', 'api'])
+  t.equal(c.defaultApp, 'blog')
+  t.equal(c.apps[0].autoRevert.maxErrorRate, 0.01)
+  t.equal(c.apps[2].initial.live, 'green')
+})
