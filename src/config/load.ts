@@ -4,7 +4,7 @@ import { Value, type ValueError } from '@sinclair/typebox/value'
 import { parse as parseYaml } from 'yaml'
 import { SwitchyardError } from '../errors.js'
 import { resolveApps } from './apps.js'
-import { ConfigSchema, FileStore, RedisStore, type Config, type RawConfig } from './schema.js'
+import { AppInputSchema, ConfigSchema, FileStore, RedisStore, type Config, type RawConfig } from './schema.js'
 
 /**
  * Config is read, overridden from the environment, defaulted and validated
@@ -112,6 +112,13 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): Config {
       const line = describe({ ...e, path: `/store${e.path}` })
       if (!seen.has(line.split(':')[0])) problems.push(line)
       seen.add(line.split(':')[0])
+    }
+  }
+  // TypeBox fills no defaults inside a Record's values: do each app's here.
+  const apps = input.apps
+  if (typeof apps === 'object' && apps !== null && !Array.isArray(apps)) {
+    for (const [name, app] of Object.entries(apps)) {
+      if (typeof app === 'object' && app !== null) (apps as Record<string, unknown>)[name] = Value.Default(AppInputSchema, app)
     }
   }
   const branchStore = structuredClone(input.store)

@@ -89,3 +89,12 @@ t.test('config/apps.yaml, the README example with three apps, is valid', async (
   t.equal(c.apps[0].autoRevert.maxErrorRate, 0.01)
   t.equal(c.apps[2].initial.live, 'green')
 })
+
+t.test("defaults inside an app's own sections are filled in (smoke checks, hosts)", async (t) => {
+  const c = validateConfig({
+    apps: { shop: { upstreams: up(1, 2), smoke: { checks: [{ path: '/ready' }] } } },
+    defaultApp: 'shop',
+  })
+  t.same(c.apps[0].hosts, [])
+  t.match(c.apps[0].smoke.checks[0], { path: '/ready', method: 'GET', expectStatus: 200, timeoutMs: 2000 })
+})
