@@ -1,6 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http'
-import { ID_COOKIE, decide, stickinessKey, type Decision, type RequestFacts, type RoutingTable } from '../routing/index.js'
-import { parseCookies } from './cookies.js'
+import { ID_COOKIE, decide, fillFacts, type Decision, type RequestFacts, type RoutingTable } from '../routing/index.js'
 
 /** Attributes of the `switchyard-id` cookie: one year, whole site, not for scripts. */
 export const ID_COOKIE_ATTRIBUTES = '; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax'
@@ -27,11 +26,8 @@ export class Router {
    * `setCookie` holds the cookie to issue.
    */
   route(table: RoutingTable, headers: IncomingHttpHeaders, preview: boolean): Decision {
-    const facts = this.#facts
-    facts.preview = preview
-    facts.headers = headers
-    facts.cookies = table.needsCookies ? parseCookies(headers.cookie) : null
-    let key = stickinessKey(table, headers, facts.cookies)
+    const facts = fillFacts(this.#facts, table, headers, preview)
+    let key = facts.key
     this.setCookie = null
     // The preview listener ignores keys; issuing ids there would be noise.
     if (key === undefined && table.needsKey && !preview) {

@@ -13,3 +13,5 @@ export {
 } from './decide.js'
 export * from './transitions.js'
 export { MAX_WILDCARD_PROBES, compileHosts, hostName, matchHost, type HostTable } from './hosts.js'
+export { parseCookies } from './cookies.js'
+export { fillFacts } from './facts.js'

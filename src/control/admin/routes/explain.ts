@@ -1,5 +1,5 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { explain, stickinessKey, type RequestFacts } from '../../../routing/index.js'
+import { explain, fillFacts, type RequestFacts } from '../../../routing/index.js'
 import { ColorSchema, ERROR_RESPONSES, StringEnum } from '../schemas.js'
 
 const Body = Type.Object(
@@ -19,18 +19,6 @@ const Answer = Type.Object({
   key: Type.Union([Type.String(), Type.Null()], { description: 'the stickiness key used' }),
 })
 
-/** Parses a Cookie header (`a=1; b=2`); the first value of a name wins, as in the data plane. */
-function parseCookieHeader(header: string): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const part of header.split(';')) {
-    const i = part.indexOf('=')
-    if (i <= 0) continue
-    const name = part.slice(0, i).trim()
-    if (name !== '' && !(name in out)) out[name] = part.slice(i + 1).trim()
-  }
-  return out
-}
-
 /** `POST /v1/explain`: a dry run of the routing decision for a described request. */
 export function explainRoutes(): FastifyPluginAsyncTypebox {
   return async (app) => {
@@ -47,12 +35,11 @@ export function explainRoutes(): FastifyPluginAsyncTypebox {
       async (req) => {
         const headers: Record<string, string> = Object.create(null)
         for (const [k, v] of Object.entries(req.body.headers ?? {})) headers[k.toLowerCase()] = v
-        let cookies: Record<string, string> | null = null
-        if (req.body.cookies !== undefined) cookies = { ...req.body.cookies }
-        else if (headers.cookie !== undefined) cookies = parseCookieHeader(headers.cookie)
-        // One table for the whole answer, as one request would see.
+        // One table for the whole answer, as one request would see; the
+        // data plane's own path from headers (and cookies) to facts.
         const table = req.appHandle.runtime.table
-        const facts: RequestFacts = { preview: false, headers, cookies, key: stickinessKey(table, headers, cookies) }
+        const facts: RequestFacts = { preview: false, headers, cookies: null, key: undefined }
+        fillFacts(facts, table, headers, false, req.body.cookies)
         return explain(table, facts)
       },
     )

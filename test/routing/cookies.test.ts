@@ -1,5 +1,5 @@
 import t from 'tap'
-import { parseCookies } from '../../src/dataplane/cookies.js'
+import { parseCookies } from '../../src/routing/cookies.js'
 
 const cases: [string | undefined, Record<string, string> | null][] = [
   [undefined, null],
