@@ -73,7 +73,7 @@ function redisConnection(config: Config) {
 // ioredis is loaded only when the store is Redis: a file-store router keeps
 // that memory (about 20 MB of RSS) to itself.
 async function openStore(config: Config, logger: Logger, instanceId: string, getLocal: () => State | null): Promise<StateStore> {
-  if (config.store.type === 'file') return createFileStore({ path: config.store.path })
+  if (config.store.type === 'file') return createFileStore({ path: config.store.path, logger: logger.child({ component: 'file-store' }) })
   const { createRedisStore } = await import('./control/store/redis-store.js')
   return createRedisStore({
     ...redisConnection(config),

@@ -147,3 +147,21 @@ t.test('a failed write changes nothing', async (t) => {
   await store.commit(stateV(3), entryV(3))
   t.equal(JSON.parse(await readFile(path, 'utf8')).state.version, 3)
 })
+
+t.test('the first load removes temp files a crashed writer left, and nothing else', async (t) => {
+  const dir = await tempDir(t)
+  const path = join(dir, 'state.json')
+  const first = createFileStore({ path })
+  await first.initialize(stateV(1))
+  await first.close()
+  const orphans = ['.state.json.1.1.tmp', '.state.json.1.2.tmp', `.state.json.${process.pid}.0a1b2c3d4e5f.tmp`]
+  const others = ['state.json', '.other.json.1.1.tmp', 'state.json.bak']
+  for (const name of [...orphans, ...others.slice(1)]) await writeFile(join(dir, name), 'x')
+  const logged: object[] = []
+  const store = createFileStore({ path, logger: { info: (o) => void logged.push(o) } })
+  t.equal((await store.load())?.version, 1)
+  t.same((await readdir(dir)).sort(), others.sort())
+  t.match(logged, [{ path, removed: orphans }], 'the removal is logged once')
+  await store.commit(stateV(2), entryV(2))
+  t.same((await readdir(dir)).sort(), others.sort(), 'no temp file of its own stays')
+})

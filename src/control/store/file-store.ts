@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises'
-import { writeFileAtomic } from './atomic-file.js'
+import { removeStaleTempFiles, writeFileAtomic } from './atomic-file.js'
 import { SwitchyardError, isSwitchyardError } from '../../errors.js'
 import type { HistoryEntry, State } from '../../routing/index.js'
 import type { StateStore } from './types.js'
@@ -10,6 +10,8 @@ export interface FileStoreOptions {
   path: string
   /** history entries kept, newest first (default 1000) */
   historyLimit?: number
+  /** told about stale temp files removed at load */
+  logger?: { info(obj: object, msg: string): void }
 }
 
 /** What the file holds. */
@@ -26,6 +28,9 @@ interface Doc {
  * the old or the new file, never half of one. Writes are serialized through
  * one promise chain, and `commit` is a compare-and-set on the version held in
  * memory: this process is the only writer, so the file is read once, at load.
+ *
+ * The first load removes temp files a crashed predecessor left next to the
+ * file (only names of the writer's own pattern).
  *
  * A file that exists but cannot be read or parsed is an error
  * (STORE_UNAVAILABLE naming the path), never a silent reset to an empty
@@ -44,6 +49,7 @@ export function createFileStore(opts: FileStoreOptions): StateStore {
   /** undefined: not read yet; null: read, no file */
   let doc: Doc | null | undefined
   let chain: Promise<unknown> = Promise.resolve()
+  let cleaned = false
 
   /** Runs `fn` after every earlier write finished (success or not). */
   function serialized<T>(fn: () => Promise<T>): Promise<T> {
@@ -58,6 +64,7 @@ export function createFileStore(opts: FileStoreOptions): StateStore {
   }
 
   async function read(): Promise<Doc | null> {
+    await removeOrphans()
     let text: string
     try {
       text = await readFile(path, 'utf8')
@@ -94,6 +101,14 @@ export function createFileStore(opts: FileStoreOptions): StateStore {
     } catch (e) {
       throw unavailable('cannot write', e)
     }
+  }
+
+  /** Once per store, before its first read and write: nobody else writes this file. */
+  async function removeOrphans(): Promise<void> {
+    if (cleaned) return
+    cleaned = true
+    const removed = await removeStaleTempFiles(path)
+    if (removed.length > 0) opts.logger?.info({ path, removed }, 'removed temp files left by a crashed writer')
   }
 
   return {
