@@ -1,7 +1,7 @@
 import t from 'tap'
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
-import { removeStaleTempFiles, tempPathFor, writeFileAtomic } from '../../src/control/store/atomic-file.js'
+import { probeWritable, removeStaleTempFiles, tempPathFor, writeFileAtomic } from '../../src/control/store/atomic-file.js'
 import { tempDir } from './helpers.js'
 
 t.test('orphans named like this process would name its temp files do not block a write', async (t) => {
@@ -52,4 +52,13 @@ t.test('removeStaleTempFiles removes only the temp files of that file', async (t
   t.same(removed.sort(), [...ours].sort())
   t.same((await readdir(dir)).sort(), [...others, '.state.json.9.9.tmp'].sort(), 'everything else is untouched')
   t.same(await removeStaleTempFiles(join(dir, 'missing', 'state.json')), [], 'a missing folder is nothing to clean')
+})
+
+t.test('probeWritable leaves nothing behind and throws the file system error', async (t) => {
+  const dir = await tempDir(t)
+  const path = join(dir, 'sub', 'state.json')
+  await probeWritable(path, 100_000)
+  t.same(await readdir(join(dir, 'sub')), [], 'the folder is created like a write would, the probe file removed')
+  await writeFile(join(dir, 'file'), 'x')
+  await t.rejects(probeWritable(join(dir, 'file', 'state.json'), 10), { code: /^(ENOTDIR|EEXIST)$/ })
 })

@@ -1,9 +1,10 @@
 import t from 'tap'
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { admin, baseConfig, startRouterProcess, writeConfig } from './router-process.js'
 import { startColorServer } from './upstreams.js'
+import { waitFor } from './watch-helpers.js'
 
 // After a crash: temp files the dead process left behind must neither block
 // the next process's writes (in a container the router is PID 1 every time,
@@ -54,4 +55,44 @@ t.test('orphaned temp files: removed at start, and never in the way of a write',
   t.equal(state.json.version, back.json.state.version, 'every write was stored')
   t.equal(state.json.live, 'green')
   t.equal(await third.stop(), 0)
+})
+
+t.test('a store that cannot take writes: /readyz 503 with the reason, /healthz and routing go on, recovery by itself', async (t) => {
+  const blue = await startColorServer('blue')
+  const green = await startColorServer('green')
+  t.teardown(() => Promise.all([blue.close(), green.close()]))
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-e2e-'))
+  const data = join(dir, 'data')
+  const path = join(data, 'state.json')
+  const cfg = writeConfig({ ...baseConfig(dir, [blue.url], [green.url]), store: { type: 'file', path } }, dir)
+  const router = await startRouterProcess(cfg)
+  t.teardown(() => router.stop('SIGKILL'))
+  t.equal((await admin(router.adminUrl, 'GET', '/readyz')).status, 200, 'ready after start')
+
+  // Tests run as root, which ignores permission bits and read-only modes of
+  // files: instead the state folder turns into a regular file, which stops
+  // root's writes just like a read-only or full disk stops anyone's.
+  renameSync(data, join(dir, 'data.moved'))
+  writeFileSync(data, 'not a folder')
+  const notReady = await waitFor('/readyz 503', async () => {
+    const r = await admin(router.adminUrl, 'GET', '/readyz')
+    return r.status === 503 ? r : undefined
+  }, 10_000)
+  t.match(notReady.json, { ready: false, reasons: [new RegExp(`^file store cannot write ${path}: (ENOTDIR|EEXIST)$`)] }, 'names the path and the error')
+  const flip = await admin(router.adminUrl, 'POST', '/v1/flip', {})
+  t.equal(flip.status, 503)
+  t.equal(flip.json.error.code, 'STORE_UNAVAILABLE')
+  t.equal((await admin(router.adminUrl, 'GET', '/healthz')).status, 200, '/healthz stays up')
+  t.equal((await (await fetch(router.proxyUrl)).json()).color, 'blue', 'routing goes on')
+  t.equal((await admin(router.adminUrl, 'GET', '/readyz')).status, 503, 'still not ready')
+
+  rmSync(data)
+  renameSync(join(dir, 'data.moved'), data)
+  await waitFor('/readyz 200 again', async () => (await admin(router.adminUrl, 'GET', '/readyz')).status === 200, 10_000)
+  t.pass('ready again once the disk takes writes, without a write')
+  const again = await admin(router.adminUrl, 'POST', '/v1/flip', {})
+  t.equal(again.status, 200, 'writes work again')
+  t.equal((await (await fetch(router.proxyUrl)).json()).color, 'green')
+  t.same(readdirSync(data), ['state.json'], 'probes leave no files')
+  t.equal(await router.stop(), 0)
 })

@@ -52,6 +52,27 @@ export async function writeFileAtomic(path: string, data: string, durable: boole
 }
 
 /**
+ * Writes `bytes` bytes to a fresh temp file next to `path` and removes it:
+ * whether a write of that size could succeed now (space, read-only mount,
+ * a path that is no longer a folder). Nothing is fsynced and the file never
+ * becomes `path`. Throws the file system's error.
+ */
+export async function probeWritable(path: string, bytes: number): Promise<void> {
+  const tmp = tempPathFor(path)
+  try {
+    await mkdir(dirname(path), { recursive: true })
+    const fh = await open(tmp, 'wx', 0o600)
+    try {
+      await fh.writeFile(Buffer.alloc(Math.max(1, bytes)))
+    } finally {
+      await fh.close()
+    }
+  } finally {
+    await unlink(tmp).catch(() => undefined)
+  }
+}
+
+/**
  * Removes the temp files a crashed writer of `path` left in its folder:
  * only names of the form `.<name>.<pid>.<suffix>.tmp` (see
  * {@link tempPathFor}), never another file. Call it when the owner of `path`

@@ -3,7 +3,7 @@ import type { AdminDeps } from '../types.js'
 
 const Ready = Type.Object({ ready: Type.Boolean(), reasons: Type.Array(Type.String()), version: Type.Integer() })
 
-/** `GET /healthz` (the process answers) and `GET /readyz` (state loaded, store reachable). Open without token. */
+/** `GET /healthz` (the process answers) and `GET /readyz` (state loaded, store reachable and taking writes). Open without token. */
 export function probeRoutes(deps: AdminDeps): FastifyPluginAsyncTypebox {
   return async (app) => {
     app.get(
@@ -19,7 +19,8 @@ export function probeRoutes(deps: AdminDeps): FastifyPluginAsyncTypebox {
         const reasons: string[] = []
         const state = deps.service.state
         if (state === undefined || state === null) reasons.push('state not loaded')
-        if (!deps.store.reachable()) reasons.push(`${deps.store.kind} store unreachable`)
+        await deps.store.probe?.()
+        if (!deps.store.reachable()) reasons.push(deps.store.unreachableReason?.() ?? `${deps.store.kind} store unreachable`)
         const extra = deps.ready?.()
         if (extra !== undefined && !extra.ready) reasons.push(...(extra.reasons.length > 0 ? extra.reasons : ['not ready']))
         const body = { ready: reasons.length === 0, reasons, version: state?.version ?? 0 }
