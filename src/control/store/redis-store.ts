@@ -3,7 +3,7 @@ import type { HistoryEntry, State } from '../../routing/index.js'
 import {
   closeClient,
   createRedisClient,
-  redactUrl,
+  describeRedis,
   silentLogger,
   toStoreError,
   watchConnection,
@@ -76,7 +76,7 @@ export function createRedisStore(opts: RedisStoreOptions): StateStore {
   if (!(resyncIntervalMs > 0)) {
     throw new SwitchyardError('CONFIG_INVALID', `resyncIntervalMs must be positive, got ${resyncIntervalMs}`)
   }
-  const where = redactUrl(opts.url)
+  const where = describeRedis(opts)
   const client = createRedisClient(opts, 'commands')
   const sub = createRedisClient(opts, 'subscriber')
   watchConnection(client, logger, where)
