@@ -137,7 +137,7 @@ export async function startRouter(config: Config, deps: RouterDeps = {}): Promis
   let dataPlane: DataPlane | undefined
   let current = config
   try {
-    const opener = await storeOpener(config, { instanceId, logger: logger.child({ component: 'redis-store' }) })
+    const opener = await storeOpener(config, { instanceId, logger: logger.child({ component: `${config.store.type}-store` }) })
     cleanups.push(() => opener.close())
     const metrics: Metrics = createMetrics({ version: packageVersion() })
     let notifier: Notifier = newNotifier(config, logger)

@@ -4,7 +4,7 @@ import { SwitchyardError } from '../errors.js'
 import {
   closeClient,
   createRedisClient,
-  redactUrl,
+  describeRedis,
   silentLogger,
   toStoreError,
   watchConnection,
@@ -90,7 +90,7 @@ export function createInstanceRegistry(opts: InstanceRegistryOptions): InstanceR
   const own = !('client' in opts.redis)
   const connectTimeoutMs = ('client' in opts.redis ? undefined : opts.redis.connectTimeoutMs) ?? 1000
   const client = 'client' in opts.redis ? opts.redis.client : createRedisClient(opts.redis, 'commands')
-  const where = 'client' in opts.redis ? 'redis (shared client)' : redactUrl(opts.redis.url)
+  const where = 'client' in opts.redis ? 'redis (shared client)' : describeRedis(opts.redis)
   if (own) watchConnection(client, logger, `${where} (instances)`)
   client.defineCommand('switchyardPrune', { numberOfKeys: 2, lua: PRUNE })
   const prune = client as unknown as PruneCommand

@@ -1,10 +1,11 @@
 import { readFile } from 'node:fs/promises'
 import type { State } from '../routing/index.js'
-import { writeFileAtomic } from './store/atomic-file.js'
+import { removeStaleTempFiles, writeFileAtomic } from './store/atomic-file.js'
 
 /** The part of a pino logger the cache uses. */
 export interface CacheLogger {
   warn(obj: object, msg?: string): void
+  info?(obj: object, msg?: string): void
 }
 
 /**
@@ -20,6 +21,7 @@ export class StateCache {
   readonly #logger: CacheLogger | undefined
   #chain: Promise<void> = Promise.resolve()
   #pending: State | null = null
+  #cleaned = false
 
   constructor(path: string, logger?: CacheLogger) {
     this.#path = path
@@ -65,6 +67,12 @@ export class StateCache {
     const state = this.#pending
     this.#pending = null
     if (state === null) return
+    if (!this.#cleaned) {
+      // Before the first write: temp files a crashed predecessor left behind.
+      this.#cleaned = true
+      const removed = await removeStaleTempFiles(this.#path)
+      if (removed.length > 0) this.#logger?.info?.({ path: this.#path, removed }, 'removed temp files left by a crashed writer')
+    }
     try {
       await writeFileAtomic(this.#path, JSON.stringify(state), false)
     } catch (e) {

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { StateCache } from '../../src/control/state-cache.js'
 import { stateV } from '../helpers/state.js'
@@ -35,4 +35,19 @@ t.test('a failed write is logged and does not throw', async (t) => {
   await cache.flushed()
   t.equal(warnings.length, 1, 'the failure is reported')
   t.equal(readFileSync(blocker, 'utf8'), 'x')
+})
+
+t.test('the first write removes temp files a crashed writer left, and nothing else', async (t) => {
+  const dir = t.testdir({
+    '.cache.json.1.1.tmp': 'orphan',
+    '.cache.json.1.2.tmp': 'orphan',
+    '.other.json.1.1.tmp': 'keep',
+    'cache.json.bak': 'keep',
+  })
+  const infos: object[] = []
+  const cache = new StateCache(join(dir, 'cache.json'), { warn: () => undefined, info: (o) => void infos.push(o) })
+  cache.write(stateV(1))
+  await cache.flushed()
+  t.same(readdirSync(dir).sort(), ['.other.json.1.1.tmp', 'cache.json', 'cache.json.bak'])
+  t.match(infos, [{ removed: ['.cache.json.1.1.tmp', '.cache.json.1.2.tmp'] }])
 })

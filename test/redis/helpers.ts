@@ -1,5 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createServer } from 'node:net'
 import { Redis } from 'ioredis'
 import type { Test } from 'tap'
@@ -102,6 +105,48 @@ export async function startRedis(t: Test): Promise<PrivateRedis> {
     pause: () => child?.kill('SIGSTOP'),
     resume: () => child?.kill('SIGCONT'),
   }
+}
+
+/**
+ * Starts `redis-server --sentinel` on a free port, watching the master
+ * `name` at 127.0.0.1:`masterPort` (quorum 1), and waits until it monitors
+ * it. Its config file (Sentinel rewrites it) lives in a temp folder; both
+ * are removed on teardown.
+ */
+export async function startSentinel(t: Test, masterPort: number, name = 'mymaster'): Promise<{ port: number }> {
+  const port = await freePort()
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-sentinel-'))
+  const conf = join(dir, 'sentinel.conf')
+  writeFileSync(conf, [`port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, `sentinel monitor ${name} 127.0.0.1 ${masterPort} 1`, ''].join('\n'))
+  const proc = spawn('redis-server', [conf, '--sentinel'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  t.teardown(async () => {
+    if (proc.exitCode === null && proc.signalCode === null) {
+      const exited = once(proc, 'exit')
+      proc.kill('SIGKILL')
+      await exited
+    }
+    rmSync(dir, { recursive: true, force: true })
+  })
+  let out = ''
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`sentinel on ${port} did not monitor ${name} within 10 s: ${out}`)), 10_000)
+    const onData = (d: Buffer): void => {
+      out += d.toString()
+      if (out.includes('+monitor master')) {
+        clearTimeout(timer)
+        proc.stdout?.off('data', onData)
+        resolve()
+      }
+    }
+    proc.stdout?.on('data', onData)
+    proc.once('exit', (code) => {
+      clearTimeout(timer)
+      reject(new Error(`sentinel on ${port} exited (${code}): ${out}`))
+    })
+  })
+  proc.stdout?.resume()
+  proc.stderr?.resume()
+  return { port }
 }
 
 /** Resolves when `predicate` holds, polling; rejects after `timeoutMs`. */

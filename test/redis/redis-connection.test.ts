@@ -1,5 +1,5 @@
 import t from 'tap'
-import { createRedisClient, redactUrl, redisOptions } from '../../src/control/store/redis-connection.js'
+import { createRedisClient, describeRedis, redactUrl, redisOptions } from '../../src/control/store/redis-connection.js'
 
 // Pure option building: no server needed, so these run everywhere.
 
@@ -43,4 +43,14 @@ t.test('rediss:// turns TLS on; passwords never reach logs', async (t) => {
   t.equal(c.status, 'wait', 'nothing connects before the store is opened')
   t.equal(redactUrl('rediss://user:secret@redis.example:6380'), 'rediss://user:***@redis.example:6380')
   t.notMatch(redactUrl('redis://:secret@h:1'), /secret/)
+})
+
+t.test('logs name Sentinel connections by master and sentinels, never by the placeholder URL', async (t) => {
+  const sentinel = describeRedis({
+    url: 'redis://:secret@ignored:6379/2',
+    sentinels: [{ host: 's1', port: 26379 }, { host: '::1', port: 26380 }],
+    name: 'mymaster',
+  })
+  t.equal(sentinel, 'sentinel master mymaster via s1:26379,[::1]:26380')
+  t.equal(describeRedis({ url: 'redis://:secret@h:1' }), 'redis://:***@h:1', 'a plain URL, redacted')
 })

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises'
-import { writeFileAtomic } from './atomic-file.js'
+import { removeStaleTempFiles, writeFileAtomic } from './atomic-file.js'
+import { Writability, type WritabilityOptions } from './writability.js'
 import { SwitchyardError, isSwitchyardError } from '../../errors.js'
 import type { HistoryEntry, State } from '../../routing/index.js'
 import type { StateStore } from './types.js'
@@ -10,6 +11,10 @@ export interface FileStoreOptions {
   path: string
   /** history entries kept, newest first (default 1000) */
   historyLimit?: number
+  /** how often and how long readiness may probe the disk (see {@link Writability}) */
+  probe?: WritabilityOptions
+  /** told about stale temp files removed at load */
+  logger?: { info(obj: object, msg: string): void }
 }
 
 /** What the file holds. */
@@ -26,6 +31,12 @@ interface Doc {
  * the old or the new file, never half of one. Writes are serialized through
  * one promise chain, and `commit` is a compare-and-set on the version held in
  * memory: this process is the only writer, so the file is read once, at load.
+ *
+ * The first load removes temp files a crashed predecessor left next to the
+ * file (only names of the writer's own pattern). `reachable()` is false while
+ * the file cannot be written (full disk, read-only mount): after a failed
+ * write, and when `probe()` (awaited by /readyz) finds it so; it recovers by
+ * itself once a probe or a write succeeds.
  *
  * A file that exists but cannot be read or parsed is an error
  * (STORE_UNAVAILABLE naming the path), never a silent reset to an empty
@@ -44,6 +55,8 @@ export function createFileStore(opts: FileStoreOptions): StateStore {
   /** undefined: not read yet; null: read, no file */
   let doc: Doc | null | undefined
   let chain: Promise<unknown> = Promise.resolve()
+  let cleaned = false
+  const writability = new Writability(path, opts.probe)
 
   /** Runs `fn` after every earlier write finished (success or not). */
   function serialized<T>(fn: () => Promise<T>): Promise<T> {
@@ -58,6 +71,7 @@ export function createFileStore(opts: FileStoreOptions): StateStore {
   }
 
   async function read(): Promise<Doc | null> {
+    await removeOrphans()
     let text: string
     try {
       text = await readFile(path, 'utf8')
@@ -89,11 +103,22 @@ export function createFileStore(opts: FileStoreOptions): StateStore {
   }
 
   async function write(next: Doc): Promise<void> {
+    const json = JSON.stringify(next)
     try {
-      await writeFileAtomic(path, JSON.stringify(next), true)
+      await writeFileAtomic(path, json, true)
     } catch (e) {
+      writability.failed(e, Buffer.byteLength(json))
       throw unavailable('cannot write', e)
     }
+    writability.ok(Buffer.byteLength(json))
+  }
+
+  /** Once per store, before its first read and write: nobody else writes this file. */
+  async function removeOrphans(): Promise<void> {
+    if (cleaned) return
+    cleaned = true
+    const removed = await removeStaleTempFiles(path)
+    if (removed.length > 0) opts.logger?.info({ path, removed }, 'removed temp files left by a crashed writer')
   }
 
   return {
@@ -148,11 +173,21 @@ export function createFileStore(opts: FileStoreOptions): StateStore {
     },
 
     reachable() {
-      return true
+      return writability.problem === null
+    },
+
+    unreachableReason() {
+      const problem = writability.problem
+      return problem === null ? null : `file store ${problem}`
+    },
+
+    probe() {
+      return writability.refresh()
     },
 
     async close() {
       await chain
+      await writability.settled()
     },
   }
 }

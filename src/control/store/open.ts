@@ -46,14 +46,14 @@ export interface StoreOpener {
  */
 export async function storeOpener(
   config: Pick<Config, 'store'>,
-  o: { instanceId: string; logger: RedisLogger & { child?: unknown } },
+  o: { instanceId: string; logger: RedisLogger },
 ): Promise<StoreOpener> {
   const s = config.store
   if (s.type === 'file') {
     return {
       kind: 'file',
       redis: null,
-      open: (app) => createFileStore({ path: appFilePath(s.path, app) }),
+      open: (app) => createFileStore({ path: appFilePath(s.path, app), logger: o.logger }),
       close: async () => {},
     }
   }
@@ -61,7 +61,7 @@ export async function storeOpener(
   const options = { url: s.url, sentinels: s.sentinels, name: s.name }
   const client = conn.createRedisClient(options, 'commands')
   const sub = conn.createRedisClient(options, 'subscriber')
-  const where = conn.redactUrl(s.url)
+  const where = conn.describeRedis(options)
   conn.watchConnection(client, o.logger, where)
   conn.watchConnection(sub, o.logger, `${where} (subscriber)`)
   // One 'message' and 'ready' listener per app on the shared clients.

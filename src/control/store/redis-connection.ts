@@ -91,24 +91,51 @@ export function redactUrl(url: string): string {
 }
 
 /**
+ * How a connection is named in logs and errors: the URL without its
+ * password, or with Sentinel the master name and the sentinels (the URL is
+ * then a placeholder that only carries password, db and TLS). The address
+ * actually connected to is logged beside it (see {@link watchConnection}).
+ */
+export function describeRedis(opts: Pick<RedisConnectionOptions, 'url' | 'sentinels' | 'name'>): string {
+  if (opts.sentinels === undefined) return redactUrl(opts.url)
+  const sentinels = opts.sentinels.map((s) => hostPort(s.host, s.port)).join(',')
+  return `sentinel master ${opts.name ?? '(unnamed)'} via ${sentinels}`
+}
+
+function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
+}
+
+/** Clients being closed on purpose: their last 'close' is no outage. */
+const closing = new WeakSet<Redis>()
+
+/**
  * Logs an outage once when it starts and once when it ends, instead of one
  * line per failed reconnection attempt (every 1 s for as long as it lasts).
- * Attaching an `error` listener also keeps ioredis from printing its
- * "Unhandled error event" for each attempt.
+ * Each line names `what` and the address last connected to (with Sentinel,
+ * the master's, which can change with a failover). A close asked for with
+ * {@link closeClient} is not logged. Attaching an `error` listener also keeps
+ * ioredis from printing its "Unhandled error event" for each attempt.
  */
 export function watchConnection(client: Redis, logger: RedisLogger, what: string): void {
   let down = false
   let failures = 0
+  let address: string | undefined
   const wentDown = (reason: string): void => {
+    if (closing.has(client)) return
     failures++
     if (down) return
     down = true
-    logger.warn({ redis: what, reason }, 'redis unreachable; retrying in the background')
+    logger.warn({ redis: what, address, reason }, 'redis unreachable; retrying in the background')
   }
   client.on('error', (e: Error) => wentDown(e.message))
   client.on('close', () => wentDown('connection closed'))
+  client.on('connect', () => {
+    const stream = client.stream as { remoteAddress?: string; remotePort?: number } | undefined
+    if (stream?.remoteAddress !== undefined && stream.remotePort !== undefined) address = hostPort(stream.remoteAddress, stream.remotePort)
+  })
   client.on('ready', () => {
-    if (down) logger.info({ redis: what, failedAttempts: failures }, 'redis reachable again')
+    if (down) logger.info({ redis: what, address, failedAttempts: failures }, 'redis reachable again')
     down = false
     failures = 0
   })
@@ -154,9 +181,11 @@ export function toStoreError(e: unknown, what: string): SwitchyardError {
 
 /**
  * Closes a client without waiting on a dead server: QUIT when it is ready
- * (bounded by `timeoutMs`), then drop the socket.
+ * (bounded by `timeoutMs`), then drop the socket. Not an outage for
+ * {@link watchConnection}.
  */
 export async function closeClient(client: Redis, timeoutMs = 1000): Promise<void> {
+  closing.add(client)
   if (client.status === 'ready') {
     let timer: NodeJS.Timeout | undefined
     const bound = new Promise<void>((resolve) => {

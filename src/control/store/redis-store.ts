@@ -4,7 +4,7 @@ import type { HistoryEntry, State } from '../../routing/index.js'
 import {
   closeClient,
   createRedisClient,
-  redactUrl,
+  describeRedis,
   silentLogger,
   toStoreError,
   watchConnection,
@@ -83,7 +83,7 @@ export function createRedisStore(opts: RedisStoreOptions): StateStore {
   if (!(resyncIntervalMs > 0)) {
     throw new SwitchyardError('CONFIG_INVALID', `resyncIntervalMs must be positive, got ${resyncIntervalMs}`)
   }
-  const where = redactUrl(opts.url)
+  const where = describeRedis(opts)
   const shared = opts.shared
   const client = shared?.client ?? createRedisClient(opts, 'commands')
   const sub = shared?.sub ?? createRedisClient(opts, 'subscriber')

@@ -31,7 +31,18 @@ export interface StateStore {
    * reconnect and on a periodic re-read. The file store never calls it.
    */
   onState(listener: (state: State) => void): void
-  /** Whether the store is reachable now (for /readyz). */
+  /** Whether the store is reachable now and can take writes (for /readyz). */
   reachable(): boolean
+  /**
+   * Why `reachable()` is false, e.g. "cannot write /data/state.json: EROFS";
+   * null when it is not. Optional: /readyz falls back to "<kind> store unreachable".
+   */
+  unreachableReason?(): string | null
+  /**
+   * Brings `reachable()` up to date before /readyz asks (the file store tries
+   * a write next to its file, at most once a second); bounded, never throws.
+   * Optional: a store that always knows (Redis watches its connection) has none.
+   */
+  probe?(): Promise<void>
   close(): Promise<void>
 }

@@ -3,7 +3,7 @@ import type { AdminDeps } from '../types.js'
 
 const Ready = Type.Object({ ready: Type.Boolean(), reasons: Type.Array(Type.String()), version: Type.Integer() })
 
-/** `GET /healthz` (the process answers) and `GET /readyz` (state loaded, store reachable). Open without token. */
+/** `GET /healthz` (the process answers) and `GET /readyz` (state loaded, store reachable and taking writes). Open without token. */
 export function probeRoutes(deps: AdminDeps): FastifyPluginAsyncTypebox {
   return async (app) => {
     app.get(
@@ -20,7 +20,10 @@ export function probeRoutes(deps: AdminDeps): FastifyPluginAsyncTypebox {
         const apps = deps.apps.list()
         if (apps.length === 0) reasons.push('no app loaded')
         for (const a of apps) {
-          if (!a.store.reachable()) reasons.push(apps.length === 1 ? `${a.store.kind} store unreachable` : `${a.store.kind} store of app ${a.name} unreachable`)
+          await a.store.probe?.()
+          if (a.store.reachable()) continue
+          const why = a.store.unreachableReason?.() ?? `${a.store.kind} store unreachable`
+          reasons.push(apps.length === 1 ? why : `app ${a.name}: ${why}`)
         }
         const extra = deps.ready?.()
         if (extra !== undefined && !extra.ready) reasons.push(...(extra.reasons.length > 0 ? extra.reasons : ['not ready']))
