@@ -22,6 +22,7 @@ import type { RoutingOptions, State } from './routing/index.js'
 import { isSwitchyardError } from './errors.js'
 import { createLogger, type Logger } from './observability/logger.js'
 import { combineObservers, createMetrics } from './observability/metrics.js'
+import { registerFleetMetrics } from './observability/fleet-metrics.js'
 
 /**
  * The composition root: config in, a running router out. Everything is built
@@ -171,6 +172,7 @@ export async function startRouter(config: Config, deps: RouterDeps = {}): Promis
     // Watching: error windows fed by the data plane, metrics, webhooks.
     const windows = new ErrorWindows({ windowSeconds: config.autoRevert.windowSeconds, now: clock })
     const metrics = createMetrics({ state })
+    registerFleetMetrics(metrics.registry, { storeUp: () => store.reachable(), instances: () => registry.list() })
     const notifier = createNotifier({
       webhooks: config.notify.webhooks,
       timeoutMs: config.notify.timeoutMs,
