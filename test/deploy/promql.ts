@@ -154,7 +154,10 @@ export function deployQueries(): DeployQuery[] {
   const walk = (v: unknown, path: string): void => {
     if (Array.isArray(v)) v.forEach((x, k) => walk(x, `${path}[${k}]`))
     else if (typeof v === 'object' && v !== null) {
-      for (const [k, x] of Object.entries(v)) {
+      const o = v as Record<string, unknown>
+      const label = typeof o.title === 'string' ? o.title : typeof o.name === 'string' ? o.name : null
+      if (label !== null && path !== '') path += ` "${label}"`
+      for (const [k, x] of Object.entries(o)) {
         if (k === 'expr' && typeof x === 'string') out.push({ where: `dashboard ${path}`, expr: x })
         else walk(x, `${path}.${k}`)
       }
