@@ -22,6 +22,7 @@ import type { State } from './routing/index.js'
 import { SwitchyardError, isSwitchyardError } from './errors.js'
 import { createLogger, type Logger } from './observability/logger.js'
 import { createMetrics, type Metrics } from './observability/metrics.js'
+import { registerFleetMetrics } from './observability/fleet-metrics.js'
 
 /**
  * The composition root: config in, a running router out. Everything is built
@@ -201,6 +202,7 @@ export async function startRouter(config: Config, deps: RouterDeps = {}): Promis
     cleanups.push(() => reg.stop())
     const touch = (): void => reg.touch()
     for (const a of apps.list()) a.runtime.on('change', touch)
+    registerFleetMetrics(metrics.registry, { storeUp: () => apps.list().every((a) => a.store.reachable()), instances: () => reg.list() })
     cleanups.push(() => notifier.close())
 
     dataPlane = createDataPlane({
