@@ -9,8 +9,9 @@ import type { RequestFacts, RoutingTable } from './types.js'
  * `%xx` decoded, first occurrence wins).
  *
  * Fills `facts` in place (the data plane reuses one object per process).
- * Cookies are parsed only when the table reads them; `cookies` overrides the
- * Cookie header (explain's `{cookies: {...}}`). The key is the stickiness
+ * Cookies are parsed only when the table reads them; `cookies`, when given,
+ * are used as they are instead (explain passes what it was told, or the
+ * parsed header, so it can name the key even when no rule reads it yet). The key is the stickiness
  * header, else cookie, else `switchyard-id`; undefined when there is none
  * (the data plane may then issue one).
  */
@@ -24,11 +25,8 @@ export function fillFacts(
   facts.preview = preview
   facts.headers = headers
   const header = headers.cookie
-  facts.cookies = !table.needsCookies
-    ? null
-    : cookies !== undefined
-      ? cookies
-      : parseCookies(typeof header === 'string' ? header : undefined)
+  facts.cookies =
+    cookies !== undefined ? cookies : table.needsCookies ? parseCookies(typeof header === 'string' ? header : undefined) : null
   facts.key = stickinessKey(table, headers, facts.cookies)
   return facts
 }

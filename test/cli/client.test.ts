@@ -14,12 +14,15 @@ interface Run {
   err: string
 }
 
-/** An admin app listening on 127.0.0.1:0 (its built-in smoke route runs the fixture's fake gate), plus an instances route. */
-async function listening(t: Test, o: { token?: string } = {}): Promise<AdminFixture & { url: string; run: (argv: string[], env?: NodeJS.ProcessEnv) => Promise<Run> }> {
+/**
+ * An admin app listening on 127.0.0.1:0 (its built-in smoke route runs the
+ * fixture's fake gate), plus an instances route unless `instances: false`.
+ */
+async function listening(t: Test, o: { token?: string; instances?: boolean } = {}): Promise<AdminFixture & { url: string; run: (argv: string[], env?: NodeJS.ProcessEnv) => Promise<Run> }> {
   const instancesRoute: FastifyPluginAsyncTypebox = async (app) => {
     app.get('/v1/instances', async () => ({ instances: [{ id: 'host-a:1', appliedVersion: 3, lastSeen: '2025-01-01T00:00:00.000Z', host: 'host-a', pid: 1 }] }))
   }
-  const fx = await adminFixture(t, { token: o.token, app: { plugins: [instancesRoute] } })
+  const fx = await adminFixture(t, { token: o.token, app: { plugins: o.instances === false ? [] : [instancesRoute] } })
   await fx.app.listen({ host: '127.0.0.1', port: 0 })
   const addr = fx.app.server.address()
   if (addr === null || typeof addr === 'string') throw new Error('no address')
@@ -160,7 +163,9 @@ t.test('cohorts, history, explain, smoke, instances', async (t) => {
   t.equal(rs.code, 0)
   t.match(rs.out, /no rollout in progress/)
 
-  const missing = await run(['health'])
+  // Every per-app route is built in now; a server without the instances plugin lacks /v1/instances.
+  const bare = await listening(t, { instances: false })
+  const missing = await bare.run(['instances'])
   t.equal(missing.code, 1, 'a route the server lacks is a refusal')
   t.match(missing.err, /error NOT_FOUND/)
 })

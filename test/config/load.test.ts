@@ -24,12 +24,15 @@ t.test('a minimal config gets every default and is frozen', async (t) => {
   t.same(c.timeouts, { connectMs: 2000, headersMs: 30000, bodyMs: 30000 })
   t.equal(c.autoRevert.maxErrorRate, 0.05)
   t.equal(c.shutdownGraceSeconds, 10)
-  t.ok(Object.isFrozen(c) && Object.isFrozen(c.upstreams.blue.targets))
+  t.same(c.apps.map((a) => a.name), ['default'], 'the single-app shape is one app named default')
+  t.same(c.apps[0].hosts, [], 'that serves every host')
+  t.equal(c.defaultApp, 'default')
+  t.ok(Object.isFrozen(c) && Object.isFrozen(c.apps[0].upstreams.blue.targets))
 })
 
 t.test('errors name the key', async (t) => {
   t.same(problems({ upstreams: { blue: upstreams.blue } }), ['upstreams.green: required'])
-  t.same(problems({}), ['upstreams: required'])
+  t.same(problems({}), ['upstreams: required (or apps, for many apps)'])
   t.match(problems({ upstreams, listen: { port: 'x' } }), ['listen.port: expected integer'])
   t.match(problems({ upstreams, listen: { port: 70000 } }), [/^listen\.port: /])
   t.match(problems({ upstreams, autoRevert: { maxErrorRate: 2 } }), [/^autoRevert\.maxErrorRate: /])
@@ -73,7 +76,7 @@ t.test('files: YAML, JSON, environment overrides', async (t) => {
   t.equal(c.admin.port, 19901)
   t.equal(c.admin.token, 'a-token-of-enough-length', 'the env token satisfies the non-loopback rule')
   t.same(c.store, { type: 'redis', url: 'redis://127.0.0.1:6390', prefix: 'switchyard' })
-  t.equal(loadConfig(undefined, { SWITCHYARD_CONFIG: join(dir, 'b.json') }).upstreams.green.targets[0], 'http://127.0.0.1:3002')
+  t.equal(loadConfig(undefined, { SWITCHYARD_CONFIG: join(dir, 'b.json') }).apps[0].upstreams.green.targets[0], 'http://127.0.0.1:3002')
   t.throws(() => loadConfig(join(dir, 'a.yaml'), {}), /admin\.token: required/)
   t.throws(() => loadConfig(join(dir, 'a.yaml'), { ...env, SWITCHYARD_LISTEN_PORT: 'eighty' }), /SWITCHYARD_LISTEN_PORT: must be a port number/)
   t.throws(() => loadConfig(join(dir, 'bad.yaml'), {}), /bad\.yaml: cannot parse/)
@@ -86,6 +89,6 @@ t.test('files: YAML, JSON, environment overrides', async (t) => {
 
 t.test('the example config in config/ is valid', async (t) => {
   const c = loadConfig(new URL('../../config/switchyard.yaml', import.meta.url).pathname, {})
-  t.equal(c.upstreams.blue.targets.length, 1)
+  t.equal(c.apps[0].upstreams.blue.targets.length, 1)
   t.equal(c.preview?.port, 8081)
 })

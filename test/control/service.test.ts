@@ -62,6 +62,7 @@ t.test('flip, flip to live, rollback', async (t) => {
   t.match(back.state, { version: 3, live: 'blue', previous: 'green' })
   t.match(back.entry, { action: 'rollback', from: 'green', to: 'blue' })
   t.same((await service.history(10)).map((e) => e.action), ['rollback', 'flip'])
+  t.same((await service.history(10)).map((e) => e.app), ['default', 'default'], 'entries carry the app')
   t.equal((await store.load())?.version, 3)
 })
 

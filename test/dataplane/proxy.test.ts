@@ -159,4 +159,5 @@ t.test('access log: one entry per request with method, url, status, color, cohor
     { method: 'POST', url: '/upload', status: 413, color: 'blue' },
   ])
   t.ok(entries.every((e) => typeof e.ms === 'number' && e.ms >= 0), 'durations in ms')
+  t.ok(entries.every((e) => e.app === 'default'), 'each entry names the app')
 })

@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { writeFileSync, mkdtempSync, existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,14 +13,12 @@ import { startWebhookReceiver, waitFor, parseMetrics, value } from './watch-help
  * subtests in order; each says what it leaves behind.
  */
 
-const JSON_WRITE = { 'content-type': 'application/json' }
-
 interface AppServers {
   blue: ColorServer
   green: ColorServer
 }
 
-async function servers(t: Tap.Test, name: string): Promise<AppServers> {
+async function servers(t: Test, name: string): Promise<AppServers> {
   const blue = await startColorServer(`${name}-blue`)
   const green = await startColorServer(`${name}-green`)
   t.teardown(async () => {
@@ -49,11 +47,6 @@ async function via(proxyUrl: string, host: string, path = '/', headers: Record<s
 
 function write(path: string, config: Record<string, unknown>): void {
   writeFileSync(path, JSON.stringify({ log: { level: 'info' }, ...config }, null, 2))
-}
-
-type Tap = typeof t
-declare namespace Tap {
-  type Test = Parameters<Parameters<typeof t.test>[1]>[0]
 }
 
 t.test('many apps in one router process', async (t) => {

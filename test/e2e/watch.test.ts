@@ -133,9 +133,9 @@ t.test('green failing 100% at canary 30% → canary back to 0 within one window;
   t.ok(after.every((a) => a.color === 'blue' && a.status === 200), 'after the revert every request is blue and 200')
 
   const m = await metrics(router)
-  t.equal(value(m.samples, 'switchyard_auto_reverts_total'), 1, 'auto_reverts_total counts the revert')
-  t.equal(value(m.samples, 'switchyard_canary_percent'), 0)
-  t.equal(value(m.samples, 'switchyard_flips_total'), 0, 'a canary revert is not a flip')
+  t.equal(value(m.samples, 'switchyard_auto_reverts_total', { app: 'default' }), 1, 'auto_reverts_total counts the revert')
+  t.equal(value(m.samples, 'switchyard_canary_percent', { app: 'default' }), 0)
+  t.equal(value(m.samples, 'switchyard_flips_total', { app: 'default' }), 0, 'a canary revert is not a flip')
   t.ok(router.logs.some((l) => typeof l.msg === 'string' && l.msg.startsWith('auto-revert: green error rate')), 'the revert is logged')
 })
 
@@ -185,10 +185,10 @@ t.test('a flip to a failing green rolls back on its own', async (t) => {
   t.equal((await state(router)).live, 'blue', 'still blue: no ping-pong')
 
   const m = await metrics(router)
-  t.equal(value(m.samples, 'switchyard_auto_reverts_total'), 1)
-  t.equal(value(m.samples, 'switchyard_flips_total'), 2, 'the flip and the automatic rollback both change the live color')
-  t.equal(value(m.samples, 'switchyard_live_color', { color: 'blue' }), 1)
-  t.equal(value(m.samples, 'switchyard_live_color', { color: 'green' }), 0)
+  t.equal(value(m.samples, 'switchyard_auto_reverts_total', { app: 'default' }), 1)
+  t.equal(value(m.samples, 'switchyard_flips_total', { app: 'default' }), 2, 'the flip and the automatic rollback both change the live color')
+  t.equal(value(m.samples, 'switchyard_live_color', { app: 'default', color: 'blue' }), 1)
+  t.equal(value(m.samples, 'switchyard_live_color', { app: 'default', color: 'green' }), 0)
 })
 
 t.test('failing /health on green: flip refused 409 SMOKE_FAILED, state unchanged; force flips', async (t) => {
@@ -305,13 +305,13 @@ t.test('/metrics exposes every contract metric with correct values after known t
   const m0 = await metrics(router)
   t.match(m0.contentType, /^text\/plain/, 'Prometheus text')
   const s0 = await state(router)
-  t.equal(value(m0.samples, 'switchyard_state_version'), s0.version, 'state_version = GET /v1/state version')
-  t.equal(value(m0.samples, 'switchyard_live_color', { color: 'blue' }), 1)
-  t.equal(value(m0.samples, 'switchyard_live_color', { color: 'green' }), 0)
-  t.equal(value(m0.samples, 'switchyard_canary_percent'), 0)
-  t.equal(value(m0.samples, 'switchyard_flips_total'), 0)
-  t.equal(value(m0.samples, 'switchyard_auto_reverts_total'), 0)
-  t.equal(value(m0.samples, 'switchyard_last_flip_timestamp_seconds'), 0, 'never flipped: 0')
+  t.equal(value(m0.samples, 'switchyard_state_version', { app: 'default' }), s0.version, 'state_version = GET /v1/state version')
+  t.equal(value(m0.samples, 'switchyard_live_color', { app: 'default', color: 'blue' }), 1)
+  t.equal(value(m0.samples, 'switchyard_live_color', { app: 'default', color: 'green' }), 0)
+  t.equal(value(m0.samples, 'switchyard_canary_percent', { app: 'default' }), 0)
+  t.equal(value(m0.samples, 'switchyard_flips_total', { app: 'default' }), 0)
+  t.equal(value(m0.samples, 'switchyard_auto_reverts_total', { app: 'default' }), 0)
+  t.equal(value(m0.samples, 'switchyard_last_flip_timestamp_seconds', { app: 'default' }), 0, 'never flipped: 0')
 
   // known traffic: N to blue (live), K forced to green (a closed port)
   const N = 25
@@ -334,23 +334,23 @@ t.test('/metrics exposes every contract metric with correct values after known t
   t.equal(types.get('switchyard_auto_reverts_total'), 'counter')
   t.equal(types.get('switchyard_last_flip_timestamp_seconds'), 'gauge')
 
-  t.equal(value(m1.samples, 'switchyard_requests_total', { color: 'blue', code: '200' }), N, `requests_total{blue,200} = ${N}`)
-  t.equal(value(m1.samples, 'switchyard_requests_total', { color: 'green', code: '502' }), K, `requests_total{green,502} = ${K}`)
-  const allRequests = find(m1.samples, 'switchyard_requests_total').reduce((n, s) => n + s.value, 0)
+  t.equal(value(m1.samples, 'switchyard_requests_total', { app: 'default', color: 'blue', code: '200' }), N, `requests_total{blue,200} = ${N}`)
+  t.equal(value(m1.samples, 'switchyard_requests_total', { app: 'default', color: 'green', code: '502' }), K, `requests_total{green,502} = ${K}`)
+  const allRequests = find(m1.samples, 'switchyard_requests_total', { app: 'default' }).reduce((n, s) => n + s.value, 0)
   t.equal(allRequests, N + K, 'nothing else counted')
 
-  const upErrors = find(m1.samples, 'switchyard_upstream_errors_total', { color: 'green' })
+  const upErrors = find(m1.samples, 'switchyard_upstream_errors_total', { app: 'default', color: 'green' })
   t.equal(upErrors.reduce((n, s) => n + s.value, 0), K, `upstream_errors_total{green} = ${K}`)
   t.ok(upErrors.every((s) => s.labels.kind === 'connect' || s.labels.kind === 'no-target'), `kinds: ${upErrors.map((s) => `${s.labels.kind}=${s.value}`).join(', ')}`)
-  t.ok((value(m1.samples, 'switchyard_upstream_errors_total', { color: 'green', kind: 'connect' }) ?? 0) >= 1, 'the first one is a connect failure')
-  t.equal(find(m1.samples, 'switchyard_upstream_errors_total', { color: 'blue' }).reduce((n, s) => n + s.value, 0), 0, 'none on blue')
+  t.ok((value(m1.samples, 'switchyard_upstream_errors_total', { app: 'default', color: 'green', kind: 'connect' }) ?? 0) >= 1, 'the first one is a connect failure')
+  t.equal(find(m1.samples, 'switchyard_upstream_errors_total', { app: 'default', color: 'blue' }).reduce((n, s) => n + s.value, 0), 0, 'none on blue')
 
   for (const [color, n] of [['blue', N], ['green', K]] as const) {
-    t.equal(value(m1.samples, 'switchyard_request_duration_seconds_count', { color }), n, `duration _count{${color}} = ${n}`)
-    t.equal(value(m1.samples, 'switchyard_request_duration_seconds_bucket', { color, le: '+Inf' }), n, `_bucket{${color},+Inf} = ${n}`)
-    const sum = value(m1.samples, 'switchyard_request_duration_seconds_sum', { color })
+    t.equal(value(m1.samples, 'switchyard_request_duration_seconds_count', { app: 'default', color }), n, `duration _count{${color}} = ${n}`)
+    t.equal(value(m1.samples, 'switchyard_request_duration_seconds_bucket', { app: 'default', color, le: '+Inf' }), n, `_bucket{${color},+Inf} = ${n}`)
+    const sum = value(m1.samples, 'switchyard_request_duration_seconds_sum', { app: 'default', color })
     t.ok(sum !== undefined && sum > 0 && sum < n * 10, `_sum{${color}} is a plausible duration (${sum})`)
-    const buckets = find(m1.samples, 'switchyard_request_duration_seconds_bucket', { color })
+    const buckets = find(m1.samples, 'switchyard_request_duration_seconds_bucket', { app: 'default', color })
     t.ok(buckets.length >= 2, 'several buckets')
     const cumulative = buckets.map((b) => b.value)
     t.same(cumulative, [...cumulative].sort((a, b) => a - b), 'buckets are cumulative')
@@ -363,8 +363,8 @@ t.test('/metrics exposes every contract metric with correct values after known t
   const canary = await admin(router.adminUrl, 'PUT', '/v1/canary', { percent: 12.5, force: true })
   t.equal(canary.status, 200)
   const m2 = await metrics(router)
-  t.equal(value(m2.samples, 'switchyard_canary_percent'), 12.5)
-  t.equal(value(m2.samples, 'switchyard_state_version'), canary.json.state.version)
+  t.equal(value(m2.samples, 'switchyard_canary_percent', { app: 'default' }), 12.5)
+  t.equal(value(m2.samples, 'switchyard_state_version', { app: 'default' }), canary.json.state.version)
 
   // a flip: flips_total, live_color, last_flip_timestamp_seconds, state_version
   const flip = await admin(router.adminUrl, 'POST', '/v1/flip', { reason: 'metrics' })
@@ -372,17 +372,17 @@ t.test('/metrics exposes every contract metric with correct values after known t
   const s3 = await state(router)
   t.equal(s3.live, 'green')
   const m3 = await metrics(router)
-  t.equal(value(m3.samples, 'switchyard_flips_total'), 1, 'flips_total 1')
-  t.equal(value(m3.samples, 'switchyard_live_color', { color: 'green' }), 1, 'live_color{green} 1')
-  t.equal(value(m3.samples, 'switchyard_live_color', { color: 'blue' }), 0, 'live_color{blue} 0')
-  t.equal(value(m3.samples, 'switchyard_canary_percent'), 0, 'the flip ended the canary')
-  t.equal(value(m3.samples, 'switchyard_state_version'), s3.version, 'state_version = GET /v1/state version')
-  const lastFlip = value(m3.samples, 'switchyard_last_flip_timestamp_seconds') ?? 0
+  t.equal(value(m3.samples, 'switchyard_flips_total', { app: 'default' }), 1, 'flips_total 1')
+  t.equal(value(m3.samples, 'switchyard_live_color', { app: 'default', color: 'green' }), 1, 'live_color{green} 1')
+  t.equal(value(m3.samples, 'switchyard_live_color', { app: 'default', color: 'blue' }), 0, 'live_color{blue} 0')
+  t.equal(value(m3.samples, 'switchyard_canary_percent', { app: 'default' }), 0, 'the flip ended the canary')
+  t.equal(value(m3.samples, 'switchyard_state_version', { app: 'default' }), s3.version, 'state_version = GET /v1/state version')
+  const lastFlip = value(m3.samples, 'switchyard_last_flip_timestamp_seconds', { app: 'default' }) ?? 0
   t.type(s3.lastFlipAt, 'string')
   t.ok(Math.abs(lastFlip - Date.parse(s3.lastFlipAt) / 1000) < 0.002, `last_flip_timestamp_seconds = lastFlipAt (${lastFlip} vs ${s3.lastFlipAt})`)
-  t.equal(value(m3.samples, 'switchyard_auto_reverts_total'), 0, 'no auto-revert (disabled)')
+  t.equal(value(m3.samples, 'switchyard_auto_reverts_total', { app: 'default' }), 0, 'no auto-revert (disabled)')
   // the counters of traffic did not move without traffic
-  t.equal(value(m3.samples, 'switchyard_requests_total', { color: 'blue', code: '200' }), N)
+  t.equal(value(m3.samples, 'switchyard_requests_total', { app: 'default', color: 'blue', code: '200' }), N)
 })
 
 t.test('a webhook receiver gets the auto-revert event', async (t) => {

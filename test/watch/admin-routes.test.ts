@@ -4,11 +4,8 @@ import { join } from 'node:path'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { validateConfig } from '../../src/config/index.js'
-import { createAdminApp } from '../../src/control/admin/index.js'
-import { healthRoutes } from '../../src/control/admin/routes/health.js'
+import { appDirectory, createAdminApp, type AppHandle } from '../../src/control/admin/index.js'
 import { metricsRoutes } from '../../src/control/admin/routes/metrics.js'
-import { rolloutRoutes } from '../../src/control/admin/routes/rollout.js'
-import { smokeRoutes } from '../../src/control/admin/routes/smoke.js'
 import { RolloutController } from '../../src/control/rollout.js'
 import { Runtime } from '../../src/control/runtime.js'
 import { StateService, loadOrInit } from '../../src/control/service.js'
@@ -46,24 +43,18 @@ async function fixture(t: Test, o: { metricsPublic?: boolean } = {}) {
   const service = new StateService({ store, runtime, clock: clock.now, smoke })
   const windows = new ErrorWindows({ windowSeconds: config.autoRevert.windowSeconds, now: clock.now })
   service.on('change', windows.onChange)
-  const metrics = createMetrics({ defaultMetrics: false, state: service.state })
-  service.on('change', metrics.onChange)
-  const rollouts = new RolloutController({ service, windows, thresholds: config.autoRevert, clock: clock.now, logger: memoryLogger(), smoke, newId: () => 'r1' })
+  const metrics = createMetrics({ defaultMetrics: false })
+  const appMetrics = metrics.app('default')
+  appMetrics.setState(service.state)
+  service.on('change', appMetrics.onChange)
+  const appConfig = config.apps[0]
+  const rollouts = new RolloutController({ service, windows, thresholds: appConfig.autoRevert, clock: clock.now, logger: memoryLogger(), smoke, newId: () => 'r1' })
   const targets = () => ({
     blue: [{ url: 'http://127.0.0.1:3001', up: true }],
     green: [{ url: 'http://127.0.0.1:3002', up: true }, { url: 'http://127.0.0.1:3003', up: false }],
   })
-  const app = createAdminApp(
-    { service, runtime, store, config },
-    {
-      plugins: [
-        smokeRoutes({ smoke, service }),
-        rolloutRoutes({ rollouts }),
-        healthRoutes({ service, windows, targets, settings: config.autoRevert, clock: clock.now }),
-        metricsRoutes({ registry: metrics.registry }),
-      ],
-    },
-  )
+  const handle: AppHandle = { name: appConfig.name, config: appConfig, service, runtime, store, smoke, rollouts, windows, targets }
+  const app = createAdminApp({ apps: appDirectory([handle]), config, clock: clock.now }, { plugins: [metricsRoutes({ registry: metrics.registry })] })
   t.teardown(async () => {
     await app.close()
     await store.close()
@@ -73,7 +64,7 @@ async function fixture(t: Test, o: { metricsPublic?: boolean } = {}) {
     const res = await app.inject({ method, url, payload: payload as never, headers: { authorization: `Bearer ${TOKEN}`, ...headers } })
     return { status: res.statusCode, body: res.headers['content-type']?.toString().includes('json') ? res.json() : res.body, headers: res.headers }
   }
-  return { app, service, windows, metrics, rollouts, clock, call, smokeCalls, setSmoke: (ok: boolean) => (smokeOk = ok) }
+  return { app, service, windows, metrics, appMetrics, rollouts, clock, call, smokeCalls, setSmoke: (ok: boolean) => (smokeOk = ok) }
 }
 
 t.test('POST /v1/smoke: a report with 200 whether ok or not; default color idle', async (t) => {
@@ -187,19 +178,19 @@ t.test('GET /v1/health: targets, window numbers, watch flags', async (t) => {
 
 t.test('GET /metrics: Prometheus text from the own registry; token unless public', async (t) => {
   const f = await fixture(t)
-  f.metrics.observer.request('blue', 200, 0.01, null)
+  f.appMetrics.observer.request('blue', 200, 0.01, null)
   await f.service.flip({ actor: 't', force: true })
   const r = await f.call('GET', '/metrics')
   t.equal(r.status, 200)
   t.equal(r.headers['content-type'], 'text/plain; version=0.0.4; charset=utf-8')
-  t.match(r.body, /^switchyard_requests_total\{color="blue",code="200"\} 1$/m)
-  t.match(r.body, /^switchyard_flips_total 1$/m)
-  t.match(r.body, /^switchyard_live_color\{color="green"\} 1$/m)
-  t.match(r.body, /^switchyard_state_version 2$/m)
+  t.match(r.body, /^switchyard_requests_total\{app="default",color="blue",code="200"\} 1$/m)
+  t.match(r.body, /^switchyard_flips_total\{app="default"\} 1$/m)
+  t.match(r.body, /^switchyard_live_color\{app="default",color="green"\} 1$/m)
+  t.match(r.body, /^switchyard_state_version\{app="default"\} 2$/m)
   const anon = await f.app.inject({ method: 'GET', url: '/metrics' })
   t.equal(anon.statusCode, 401)
   const open = await fixture(t, { metricsPublic: true })
   const pub = await open.app.inject({ method: 'GET', url: '/metrics' })
   t.equal(pub.statusCode, 200)
-  t.match(pub.body, /switchyard_canary_percent 0/)
+  t.match(pub.body, /switchyard_canary_percent\{app="default"\} 0/)
 })

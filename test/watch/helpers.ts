@@ -85,7 +85,7 @@ export class FakeService extends EventEmitter {
   #set(state: State, entry: HistoryEntry | null): void {
     const previous = this.#state
     this.#state = state
-    const e: ChangeEvent = { state, previous, entry }
+    const e: ChangeEvent = { app: 'default', state, previous, entry }
     this.emit('change', e)
   }
 }

@@ -56,6 +56,7 @@ t.test('delivers JSON to every receiver; notify returns before any delivery', as
     t.same(p.body.entry, entry(9))
     t.same(p.body.state, state)
     t.equal(p.body.type, 'switchyard.change')
+    t.equal(p.body.app, 'default', 'the payload names the app')
     t.match(p.body.text, /auto-revert/)
   }
   t.same(logger.lines, [])
@@ -162,8 +163,8 @@ t.test('onChange notifies own writes only; close stops taking work', async (t) =
   })
   const n = createNotifier({ webhooks: [up.url], timeoutMs: 5000, retries: 0, logger: memoryLogger() })
   const first = once(got, 'post')
-  n.onChange({ previous: stateV(1), state: stateV(2), entry: null })
-  n.onChange({ previous: stateV(2), state: stateV(3), entry: entry(3) })
+  n.onChange({ app: 'default', previous: stateV(1), state: stateV(2), entry: null })
+  n.onChange({ app: 'default', previous: stateV(2), state: stateV(3), entry: entry(3) })
   await first
   await n.close()
   n.notify(entry(4), stateV(4))

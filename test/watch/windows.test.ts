@@ -114,9 +114,9 @@ t.test('onChange (a bound listener) resets per resetsFor', async (t) => {
   w.record('blue', true)
   w.record('green', true)
   const listener = w.onChange
-  listener({ previous: stateV(1), state: stateV(2, { canary: 1 }), entry: null })
+  listener({ app: 'default', previous: stateV(1), state: stateV(2, { canary: 1 }), entry: null })
   t.equal(w.snapshot('green').requests, 0)
   t.equal(w.snapshot('blue').requests, 1)
-  listener({ previous: stateV(2), state: stateV(3, { live: 'green' }), entry: null })
+  listener({ app: 'default', previous: stateV(2), state: stateV(3, { live: 'green' }), entry: null })
   t.equal(w.snapshot('blue').requests, 0)
 })

@@ -1,5 +1,5 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { explain, fillFacts, type RequestFacts } from '../../../routing/index.js'
+import { explain, fillFacts, parseCookies, type RequestFacts } from '../../../routing/index.js'
 import { ColorSchema, ERROR_RESPONSES, StringEnum } from '../schemas.js'
 
 const Body = Type.Object(
@@ -39,7 +39,9 @@ export function explainRoutes(): FastifyPluginAsyncTypebox {
         // data plane's own path from headers (and cookies) to facts.
         const table = req.appHandle.runtime.table
         const facts: RequestFacts = { preview: false, headers, cookies: null, key: undefined }
-        fillFacts(facts, table, headers, false, req.body.cookies)
+        // Cookies are read even when no rule needs them yet, so the answer
+        // names the key (and bucket) a canary would use.
+        fillFacts(facts, table, headers, false, req.body.cookies ?? parseCookies(headers.cookie) ?? undefined)
         return explain(table, facts)
       },
     )
