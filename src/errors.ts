@@ -7,6 +7,7 @@
 export const ERRORS = {
   BAD_REQUEST: { status: 400, message: 'The request is not valid' },
   UNAUTHORIZED: { status: 401, message: 'A valid bearer token is required' },
+  FORBIDDEN_ORIGIN: { status: 403, message: 'Requests from another origin or host are refused' },
   NOT_FOUND: { status: 404, message: 'Not found' },
   SMOKE_FAILED: { status: 409, message: 'Smoke checks failed' },
   NO_PREVIOUS: { status: 409, message: 'There is no previous live color to roll back to' },
