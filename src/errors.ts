@@ -7,6 +7,7 @@
 export const ERRORS = {
   BAD_REQUEST: { status: 400, message: 'The request is not valid' },
   UNAUTHORIZED: { status: 401, message: 'A valid bearer token is required' },
+  FORBIDDEN_ORIGIN: { status: 403, message: 'Requests from another origin or host are refused' },
   NOT_FOUND: { status: 404, message: 'Not found' },
   APP_REQUIRED: { status: 400, message: 'Several apps are configured: name one (/v1/apps/:app/...)' },
   UNKNOWN_APP: { status: 404, message: 'No app by that name' },

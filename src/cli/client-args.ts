@@ -16,6 +16,9 @@ export class UsageError extends Error {
 
 const OPTIONS = {
   admin: { type: 'string' },
+  app: { type: 'string' },
+  wait: { type: 'boolean' },
+  'wait-timeout': { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   to: { type: 'string' },
@@ -42,6 +45,9 @@ export interface ParsedArgs {
   args: string[]
   values: {
     admin?: string
+    app?: string
+    wait?: boolean
+    'wait-timeout'?: string
     json?: boolean
     help?: boolean
     to?: string
@@ -78,7 +84,7 @@ export function parseClientArgs(argv: string[]): ParsedArgs {
   return { command, args, values: parsed.values, given }
 }
 
-const GLOBAL: readonly OptionName[] = ['admin', 'json', 'help']
+const GLOBAL: readonly OptionName[] = ['admin', 'app', 'json', 'help']
 
 /** Throws UsageError if an option outside `allowed` (and the global ones) was given. */
 export function allowOnly(p: ParsedArgs, what: string, allowed: readonly OptionName[]): void {
@@ -129,6 +135,23 @@ export function parseVersion(s: string): string {
   const m = /^"?([0-9]{1,15})"?$/.exec(s.trim())
   if (m === null) throw new UsageError(`--if-match must be a state version like 7, got "${s}"`)
   return `"${m[1]}"`
+}
+
+/** App names, as the config allows them. */
+export const APP_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/
+
+/** `--app`/SWITCHYARD_APP: an app name, or a UsageError naming the rule. */
+export function parseApp(s: string, what: string): string {
+  if (!APP_NAME.test(s)) throw new UsageError(`${what} must be an app name (a-z, 0-9 and -, starting with a letter or digit, at most 63), got "${s}"`)
+  return s
+}
+
+/** `--wait-timeout`: seconds, more than 0 and at most a day. */
+export function parseSeconds(s: string, what: string): number {
+  if (!/^[0-9]{1,5}(?:\.[0-9]{1,3})?$/.test(s) || Number(s) <= 0 || Number(s) > 86_400) {
+    throw new UsageError(`${what} must be a number of seconds from 0.001 to 86400, got "${s}"`)
+  }
+  return Number(s)
 }
 
 /** A positive integer option. */

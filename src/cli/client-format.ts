@@ -9,8 +9,25 @@ import type { SmokeCheckResult, WriteResult } from '../control/types.js'
 
 const other = (c: Color): Color => (c === 'blue' ? 'green' : 'blue')
 
-/** Columns padded to their widest cell; the last column is not padded. */
-export function table(head: string[], rows: string[][]): string {
+/**
+ * Control characters (C0, DEL, C1) and bidirectional overrides as visible
+ * escapes. Text from the router (a history `reason`, a cohort's header
+ * value) is written by anyone with write access; printed raw, `\x1b[...`
+ * could rewrite the operator's terminal or hide lines.
+ */
+export function printable(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => {
+    if (c === '\n') return '\\n'
+    if (c === '\r') return '\\r'
+    if (c === '\t') return '\\t'
+    const code = c.charCodeAt(0)
+    return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`
+  })
+}
+
+/** Columns padded to their widest cell; the last column is not padded. Cells are made printable. */
+export function table(head: string[], rawRows: string[][]): string {
+  const rows = rawRows.map((r) => r.map(printable))
   const all = [head, ...rows]
   const widths = head.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)))
   return all.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd()).join('\n') + '\n'
@@ -35,8 +52,16 @@ export function formatStatus(s: State): string {
   return out
 }
 
-/** The answer of a write, in the words of the command that made it. */
+/**
+ * The answer of a write, in the words of the command that made it, and
+ * `converged: false` when some router instance has not applied it yet.
+ */
 export function formatWrite(command: string, r: WriteResult): string {
+  const text = describeWrite(command, r)
+  return r.converged === false ? `${text}converged: false (not every router instance has applied it yet; --wait waits for them)\n` : text
+}
+
+function describeWrite(command: string, r: WriteResult): string {
   const s = r.state
   if (!r.changed) {
     const what =
@@ -102,28 +127,28 @@ function actionOf(e: HistoryEntry): string {
 /** One smoke check as a line. */
 export function formatCheck(c: SmokeCheckResult): string {
   const status = c.status === null ? '-' : String(c.status)
-  return `  ${c.ok ? 'ok  ' : 'FAIL'}  ${c.target}${c.path}  ${status}  ${c.ms}ms${c.error === null ? '' : `  ${c.error}`}\n`
+  return `  ${c.ok ? 'ok  ' : 'FAIL'}  ${printable(`${c.target}${c.path}`)}  ${status}  ${c.ms}ms${c.error === null ? '' : `  ${printable(c.error)}`}\n`
 }
 
 /** `explain`: the color, then why. */
 export function formatExplain(x: { color: string; rule: string; cohort: string | null; key: string | null; bucket: number | null }): string {
   const why = x.rule === 'cohort' ? `cohort ${x.cohort ?? ''}` : x.rule
-  return `${x.color}  rule: ${why}  key: ${x.key ?? '-'}  bucket: ${x.bucket ?? '-'}\n`
+  return `${x.color}  rule: ${printable(why)}  key: ${printable(x.key ?? '-')}  bucket: ${x.bucket ?? '-'}\n`
 }
 
 /** Anything else (health, rollout answers of newer servers): indented key: value lines. */
 export function formatValue(v: unknown, indent = ''): string {
-  if (v === null || typeof v !== 'object') return `${indent}${cell(v)}\n`
+  if (v === null || typeof v !== 'object') return `${indent}${printable(cell(v))}\n`
   if (Array.isArray(v)) {
-    if (v.every((x) => x === null || typeof x !== 'object')) return `${indent}${v.map(cell).join(', ')}\n`
+    if (v.every((x) => x === null || typeof x !== 'object')) return `${indent}${printable(v.map(cell).join(', '))}\n`
     return v.map((x, i) => `${indent}- [${i}]\n${formatValue(x, `${indent}  `)}`).join('')
   }
   let out = ''
   for (const [k, x] of Object.entries(v)) {
     if (x !== null && typeof x === 'object' && !(Array.isArray(x) && x.every((y) => y === null || typeof y !== 'object'))) {
-      out += `${indent}${k}:\n${formatValue(x, `${indent}  `)}`
+      out += `${indent}${printable(k)}:\n${formatValue(x, `${indent}  `)}`
     } else {
-      out += `${indent}${k}: ${Array.isArray(x) ? x.map(cell).join(', ') : cell(x)}\n`
+      out += `${indent}${printable(k)}: ${printable(Array.isArray(x) ? x.map(cell).join(', ') : cell(x))}\n`
     }
   }
   return out
@@ -202,4 +227,63 @@ export function formatInstances(list: { id: string; appliedVersion: number; last
     ['ID', 'VERSION', 'LAST SEEN', 'HOST', 'PID'],
     list.map((i) => [i.id, String(i.appliedVersion), i.lastSeen, cell(i.host), cell(i.pid)]),
   )
+}
+
+/** One app of `GET /v1/apps`, as the CLI reads it (fields may be missing on older routers). */
+export interface AppView {
+  name: string
+  hosts?: string[]
+  live?: string
+  canary?: number
+  version?: number
+  rollout?: State['rollout']
+  updatedAt?: string
+  colors?: Record<string, { requests?: number; errors?: number; errorRate?: number } | undefined>
+}
+
+/** `apps`: one row per app, error rates per color in %. */
+export function formatApps(apps: AppView[]): string {
+  if (apps.length === 0) return 'no apps\n'
+  const rate = (a: AppView, color: Color) => {
+    const c = a.colors?.[color]
+    return c === undefined || typeof c.errorRate !== 'number' ? '-' : `${(c.errorRate * 100).toFixed(1)}%`
+  }
+  const rollout = (r: State['rollout'] | undefined) => {
+    if (r === null || r === undefined) return '-'
+    const step = r.steps[r.stepIndex]
+    return `${r.status} ${r.stepIndex + 1}/${r.steps.length}${step === undefined ? '' : ` (${step.percent}%)`}`
+  }
+  return table(
+    ['APP', 'HOSTS', 'LIVE', 'CANARY', 'VERSION', 'BLUE ERR', 'GREEN ERR', 'ROLLOUT'],
+    apps.map((a) => [
+      a.name,
+      a.hosts === undefined || a.hosts.length === 0 ? '*' : a.hosts.join(','),
+      cell(a.live),
+      a.canary === undefined ? '-' : `${a.canary}%`,
+      cell(a.version),
+      rate(a, 'blue'),
+      rate(a, 'green'),
+      rollout(a.rollout),
+    ]),
+  )
+}
+
+/** The answer of `POST /v1/reload`. */
+export interface ReloadView {
+  added?: string[]
+  removed?: string[]
+  changed?: string[]
+  needsRestart?: string[]
+}
+
+/** `reload`: what changed, and what waits for a restart. */
+export function formatReload(r: ReloadView): string {
+  const list = (l: string[] | undefined) => (l === undefined || l.length === 0 ? '-' : printable(l.join(', ')))
+  const none = [r.added, r.removed, r.changed, r.needsRestart].every((l) => l === undefined || l.length === 0)
+  if (none) return 'config reloaded: nothing changed\n'
+  let out = `config reloaded\n  added:    ${list(r.added)}\n  removed:  ${list(r.removed)}\n  changed:  ${list(r.changed)}\n`
+  if (r.needsRestart !== undefined && r.needsRestart.length > 0) {
+    out += `  needs a restart to apply: ${list(r.needsRestart)} (listener, admin and store settings are not reloaded)\n`
+  }
+  return out
 }

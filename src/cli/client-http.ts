@@ -4,10 +4,10 @@
  * the CLI.
  */
 
-export const DEFAULT_ADMIN_URL = 'http://127.0.0.1:9901'
+export { DEFAULT_ADMIN_URL } from './commands.js'
 export const DEFAULT_TIMEOUT_MS = 30_000
 
-/** The admin API could not be reached at all (exit 1, message names the URL). */
+/** The admin API could not be reached at all (exit 4, message names the URL). */
 export class UnreachableError extends Error {
   constructor(message: string) {
     super(message)
@@ -36,7 +36,9 @@ export interface Answer {
 export async function call(target: AdminTarget, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
   const h: Record<string, string> = { accept: 'application/json', 'x-switchyard-actor': target.actor, ...headers }
   if (target.token !== undefined && target.token !== '') h.authorization = `Bearer ${target.token}`
-  if (body !== undefined) h['content-type'] = 'application/json'
+  // Every write carries the JSON type, body or not: the admin API refuses writes
+  // without it (a browser page cannot send it cross-site without asking first).
+  if (body !== undefined || (method !== 'GET' && method !== 'HEAD')) h['content-type'] = 'application/json'
   const url = `${target.base}${path}`
   let res: Response
   try {

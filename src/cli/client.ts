@@ -8,67 +8,58 @@ import {
   allowOnly,
   expectArgs,
   oneOf,
+  parseApp,
   parseClientArgs,
   parsePairs,
   parsePercent,
   parsePositiveInt,
+  parseSeconds,
   parseSteps,
   parseVersion,
   type ParsedArgs,
 } from './client-args.js'
 import {
+  formatApps,
   formatCheck,
   formatCohorts,
   formatExplain,
   formatHistory,
   formatHealth,
+  formatReload,
   formatRollout,
+  printable,
+  type AppView,
   type HealthView,
+  type ReloadView,
   type RolloutView,
   formatInstances,
   formatStatus,
   formatValue,
   formatWrite,
 } from './client-format.js'
-import { DEFAULT_ADMIN_URL, DEFAULT_TIMEOUT_MS, UnreachableError, call, normalizeAdminUrl, type AdminTarget } from './client-http.js'
+import { DEFAULT_ADMIN_URL, DEFAULT_TIMEOUT_MS, UnreachableError, call, normalizeAdminUrl, type AdminTarget, type Answer } from './client-http.js'
+import { CLIENT_COMMANDS, CLIENT_SPECS, CLIENT_USAGE, commandHelp, unknownCommand, type ClientCommand } from './commands.js'
+import { bashCompletion, zshCompletion } from './completion.js'
 
-/** The commands `runClient` handles; the `switchyard` dispatcher sends these here. */
-export const CLIENT_COMMANDS = [
-  'status',
-  'flip',
-  'rollback',
-  'canary',
-  'cohort',
-  'history',
-  'smoke',
-  'explain',
-  'rollout',
-  'health',
-  'instances',
-] as const
+export { CLIENT_COMMANDS, CLIENT_USAGE, type ClientCommand }
 
-export type ClientCommand = (typeof CLIENT_COMMANDS)[number]
-
-export const CLIENT_USAGE = `operator commands (talk to the admin API):
-  switchyard status
-  switchyard flip [--to blue|green] [--force] [--reason R] [--if-match V]
-  switchyard rollback [--reason R] [--if-match V]
-  switchyard canary <percent> [--force] [--reason R] [--if-match V]
-  switchyard cohort set <name> --color blue|green|idle|live [--header k=v]... [--cookie k=v]...
-                               [--users a,b,c] [--users-file F] [--percent P] [--reason R]
-  switchyard cohort rm <name> [--reason R]
-  switchyard cohort ls
-  switchyard history [--limit N]
-  switchyard smoke [blue|green]
-  switchyard explain [--header k=v]... [--cookie k=v]... [--path P]
-  switchyard rollout start --steps 10:60,50:60,100:60 [--auto-promote | --no-auto-promote]
-  switchyard rollout pause|resume|abort|promote|status
-  switchyard health
-  switchyard instances
-global: --admin URL (default ${DEFAULT_ADMIN_URL}, or SWITCHYARD_ADMIN_URL), --json (print the raw JSON answer)
-token: SWITCHYARD_ADMIN_TOKEN (sent as a bearer token)
-exit codes: 0 done, 1 refused or admin unreachable, 2 usage error
-`
+/**
+ * Exit codes, a contract for pipelines (DESIGN.md "Command-line exit codes").
+ * `--json` prints every outcome as JSON on stdout, failures included; the
+ * client's own failures use the codes USAGE, UNREACHABLE, NOT_CONVERGED and
+ * HTTP_ERROR (an answer that is not the admin API's JSON).
+ */
+export const EXIT = {
+  /** done, also when nothing needed changing */
+  OK: 0,
+  /** refused by the router (a 4xx such as SMOKE_FAILED, VERSION_MISMATCH), or smoke checks failing */
+  REFUSED: 1,
+  USAGE: 2,
+  /** 401: no token or a wrong one */
+  UNAUTHORIZED: 3,
+  /** the router cannot be reached or fails (5xx, STORE_UNAVAILABLE), or --wait timed out */
+  UNAVAILABLE: 4,
+} as const
 
 /** Where the client reads its environment and writes its output (the CLI's `Io`). */
 export type ClientIo = Io
@@ -77,6 +68,8 @@ export type ClientIo = Io
 export interface ClientOptions {
   timeoutMs?: number
   fetch?: typeof fetch
+  /** how often `--wait` asks GET /v1/instances (default 250 ms) */
+  pollMs?: number
 }
 
 /** One admin call and how to show its answer. */
@@ -88,31 +81,79 @@ interface Plan {
   render: (body: unknown) => string
   /** a successful answer that still means "not ok" for the exit code (smoke checks failing) */
   failed?: (body: unknown) => boolean
+  /** a state write: `--wait` applies */
+  write?: boolean
+  /** the answer is local, no call (completion) */
+  local?: string
+}
+
+/** What a command addresses: the app (`--app`/SWITCHYARD_APP), if any. */
+interface Scope {
+  app: string | undefined
+}
+
+/** `/v1/<call>`, or `/v1/apps/<app>/<call>` when an app is named. */
+function at(scope: Scope, path: string): string {
+  return scope.app === undefined ? `/v1/${path}` : `/v1/apps/${scope.app}/${path}`
+}
+
+const DEFAULT_WAIT_SECONDS = 30
+const DEFAULT_POLL_MS = 250
+
+/** The outcome printer: human lines on stdout/stderr, or JSON on stdout with `--json`. */
+class Output {
+  readonly #io: ClientIo
+  readonly json: boolean
+  constructor(io: ClientIo, json: boolean) {
+    this.#io = io
+    this.json = json
+  }
+
+  /** A failure of the client itself (usage, unreachable, not converged): JSON on stdout with --json, the line on stderr always. */
+  fail(code: string, message: string, exit: number, hint = '', details?: Record<string, unknown>): number {
+    if (this.json) this.#io.stdout(`${JSON.stringify({ error: { code, message, ...(details === undefined ? {} : { details }) } }, null, 2)}\n`)
+    this.#io.stderr(`${code === 'USAGE' ? 'usage error' : 'error'}: ${message}\n${hint}`)
+    return exit
+  }
+
+  stdout(s: string): void {
+    this.#io.stdout(s)
+  }
+
+  stderr(s: string): void {
+    this.#io.stderr(s)
+  }
 }
 
 /**
  * Runs one operator command against the admin API and resolves with the exit
- * code: 0 done, 1 refused (printed as `error CODE: message`) or admin
- * unreachable, 2 usage error.
+ * code (see `EXIT`).
  *
  * @example
- * await runClient(['canary', '10', '--reason', 'try 1.4'], { env: process.env, stdout, stderr })
+ * await runClient(['canary', '10', '--reason', 'try 1.4', '--app', 'shop'], { env: process.env, stdout, stderr })
  */
 export async function runClient(argv: string[], io: ClientIo, opts: ClientOptions = {}): Promise<number> {
+  // Known before parsing, so a usage error is JSON too.
+  const out = new Output(io, argv.includes('--json'))
   let p: ParsedArgs
   let plan: Plan
   let target: AdminTarget
+  let scope: Scope
+  /** --wait: how long to wait for every instance; null without --wait */
+  let waitMs: number | null = null
   try {
     p = parseClientArgs(argv)
+    const spec = CLIENT_SPECS.find((c) => c.name === p.command)
     if (p.values.help === true) {
-      io.stdout(CLIENT_USAGE)
-      return 0
+      io.stdout(spec === undefined ? CLIENT_USAGE : commandHelp(spec))
+      return EXIT.OK
     }
     if (p.command === undefined) throw new UsageError('a command is needed')
-    if (!(CLIENT_COMMANDS as readonly string[]).includes(p.command)) throw new UsageError(`unknown command "${p.command}"`)
+    if (spec === undefined) throw new UsageError(unknownCommand(p.command))
     const rawUrl = p.values.admin ?? (io.env.SWITCHYARD_ADMIN_URL || DEFAULT_ADMIN_URL)
     const base = normalizeAdminUrl(rawUrl)
     if (base === null) throw new UsageError(`--admin must be an http:// or https:// URL, got "${rawUrl}"`)
+    scope = { app: appOf(p, io.env, spec.name) }
     target = {
       base,
       token: io.env.SWITCHYARD_ADMIN_TOKEN,
@@ -120,33 +161,168 @@ export async function runClient(argv: string[], io: ClientIo, opts: ClientOption
       timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       fetch: opts.fetch ?? globalThis.fetch,
     }
-    plan = await planFor(p.command as ClientCommand, p)
-  } catch (e) {
-    if (e instanceof UsageError) {
-      io.stderr(`usage error: ${e.message}\nrun "switchyard --help" for the commands\n`)
-      return 2
+    plan = await planFor(spec.name, p, scope)
+    if (p.values.wait === true || p.values['wait-timeout'] !== undefined) {
+      // allowOnly refused --wait on reads already; this guards a command that forgets it.
+      if (plan.write !== true) throw new UsageError(`${spec.name} does not change the state: --wait applies to writes only`)
+      waitMs = (p.values['wait-timeout'] === undefined ? DEFAULT_WAIT_SECONDS : parseSeconds(p.values['wait-timeout'], '--wait-timeout')) * 1000
     }
+  } catch (e) {
+    if (e instanceof UsageError) return out.fail('USAGE', e.message, EXIT.USAGE, 'run "switchyard --help" for the commands\n')
     throw e
   }
+  if (plan.local !== undefined) {
+    io.stdout(plan.local)
+    return EXIT.OK
+  }
 
-  let answer
+  let answer: Answer
   try {
     answer = await call(target, plan.method, plan.path, plan.body, plan.headers)
   } catch (e) {
     if (e instanceof UnreachableError) {
-      io.stderr(`error: ${e.message}\n(is switchyard running? set --admin URL or SWITCHYARD_ADMIN_URL)\n`)
-      return 1
+      return out.fail('UNREACHABLE', e.message, EXIT.UNAVAILABLE, '(is switchyard running? set --admin URL or SWITCHYARD_ADMIN_URL)\n')
     }
     throw e
   }
+  if (!answer.ok) return refused(out, answer, target, scope)
 
-  if (p.values.json === true) io.stdout(`${JSON.stringify(answer.body, null, 2)}\n`)
-  if (!answer.ok) {
-    io.stderr(describeRefusal(answer.status, answer.body, target))
-    return 1
+  let body = answer.body
+  let waitFailure: { message: string; details: Record<string, unknown> } | null = null
+  if (waitMs !== null) {
+    const w = await waitForInstances(target, scope, body as WriteResult, waitMs, opts.pollMs ?? DEFAULT_POLL_MS)
+    if (w === null) body = { ...(body as WriteResult), converged: true }
+    else waitFailure = w
   }
-  if (p.values.json !== true) io.stdout(plan.render(answer.body))
-  return plan.failed?.(answer.body) === true ? 1 : 0
+
+  if (waitFailure !== null) {
+    if (!out.json) out.stdout(render(plan, body))
+    return out.fail('NOT_CONVERGED', waitFailure.message, EXIT.UNAVAILABLE, '', { ...waitFailure.details, answer: body })
+  }
+  out.stdout(out.json ? `${JSON.stringify(body, null, 2)}\n` : render(plan, body))
+  return plan.failed?.(body) === true ? EXIT.REFUSED : EXIT.OK
+}
+
+/** The human form of an answer; an answer of an unexpected shape (another version of the router) is shown as it is. */
+function render(plan: Plan, body: unknown): string {
+  try {
+    return plan.render(body)
+  } catch {
+    return formatValue(body)
+  }
+}
+
+/** The app from --app, else SWITCHYARD_APP; commands that are not per app take none. */
+function appOf(p: ParsedArgs, env: NodeJS.ProcessEnv, command: ClientCommand): string | undefined {
+  const global = command === 'apps' || command === 'reload' || command === 'instances' || command === 'completion'
+  if (global) {
+    if (p.values.app !== undefined) throw new UsageError(`${command} does not take --app: it is not about one app`)
+    return undefined
+  }
+  if (p.values.app !== undefined) return parseApp(p.values.app, '--app')
+  const fromEnv = env.SWITCHYARD_APP
+  return fromEnv === undefined || fromEnv === '' ? undefined : parseApp(fromEnv, 'SWITCHYARD_APP')
+}
+
+/** The exit code of a refusal: 401 → 3, other 4xx → 1, 5xx → 4. */
+function exitOf(status: number): number {
+  if (status === 401) return EXIT.UNAUTHORIZED
+  if (status >= 500) return EXIT.UNAVAILABLE
+  return EXIT.REFUSED
+}
+
+/** Prints a refusal (JSON with --json) and the hints that help act on it. */
+async function refused(out: Output, answer: Answer, target: AdminTarget, scope: Scope): Promise<number> {
+  const code = exitOf(answer.status)
+  const err = (answer.body as { error?: { code?: unknown } } | null)?.error
+  if (err === undefined || typeof err.code !== 'string') {
+    // Not the admin API's JSON: a proxy in between, or not switchyard at all.
+    const text = typeof answer.body === 'string' ? answer.body.slice(0, 200) : JSON.stringify(answer.body).slice(0, 200)
+    return out.fail('HTTP_ERROR', `HTTP ${answer.status} from ${target.base}${text ? `: ${printable(text)}` : ''}`, code, '', { status: answer.status })
+  }
+  if (out.json) out.stdout(`${JSON.stringify(answer.body, null, 2)}\n`)
+  let text = describeRefusal(answer.body, target)
+  if (err.code === 'APP_REQUIRED' || err.code === 'UNKNOWN_APP') text += await appsHint(target, err.code, scope)
+  out.stderr(text)
+  return code
+}
+
+/** The apps the router serves, for APP_REQUIRED and UNKNOWN_APP (best effort: the list may be unavailable). */
+async function appsHint(target: AdminTarget, code: string, scope: Scope): Promise<string> {
+  let names: string[] = []
+  try {
+    const a = await call(target, 'GET', '/v1/apps')
+    const apps = (a.body as { apps?: { name?: unknown }[] } | null)?.apps
+    if (a.ok && Array.isArray(apps)) names = apps.map((x) => String(x.name))
+  } catch {
+    // The hint without the list.
+  }
+  const list = names.length === 0 ? '' : ` (${printable(names.join(', '))})`
+  if (code === 'APP_REQUIRED') {
+    return `this router serves several apps${list}: name one with --app <name> or SWITCHYARD_APP=<name>; "switchyard apps" lists them\n`
+  }
+  return `${scope.app === undefined ? 'the app' : `"${scope.app}"`} is not one of this router's apps${list}; "switchyard apps" lists them\n`
+}
+
+/**
+ * `--wait`: resolves null once every instance applied the write's version
+ * (the answer's `converged`, else by polling GET /v1/instances), or with why
+ * not when `timeoutMs` passed first.
+ */
+async function waitForInstances(
+  target: AdminTarget,
+  scope: Scope,
+  r: WriteResult,
+  timeoutMs: number,
+  pollMs: number,
+): Promise<{ message: string; details: Record<string, unknown> } | null> {
+  if (r === null || typeof r !== 'object' || r.converged !== false) return null
+  const version = r.state.version
+  const deadline = Date.now() + timeoutMs
+  let last = 'no answer from GET /v1/instances yet'
+  let lagging: { id: string; appliedVersion: number | null }[] = []
+  for (;;) {
+    const left = deadline - Date.now()
+    if (left <= 0) break
+    try {
+      const a = await call({ ...target, timeoutMs: Math.max(50, Math.min(target.timeoutMs, left)) }, 'GET', '/v1/instances')
+      const list = (a.body as { instances?: InstanceView[] } | null)?.instances
+      if (!a.ok || !Array.isArray(list)) {
+        last = `GET /v1/instances answered HTTP ${a.status}`
+      } else {
+        lagging = list.map((i) => ({ id: String(i.id), appliedVersion: appliedVersion(i, scope.app) })).filter((i) => i.appliedVersion === null || i.appliedVersion < version)
+        if (list.length > 0 && lagging.length === 0) return null
+        last = list.length === 0 ? 'no instance is registered' : `behind: ${lagging.map((i) => `${i.id} at ${i.appliedVersion ?? '?'}`).join(', ')}`
+      }
+    } catch (e) {
+      last = (e as Error).message
+    }
+    const pause = Math.min(pollMs, deadline - Date.now())
+    if (pause <= 0) break
+    await new Promise((resolve) => setTimeout(resolve, pause))
+  }
+  return {
+    message: `not every router instance applied version ${version} within ${timeoutMs / 1000} s (${printable(last)}); the change is stored and they will apply it when they can`,
+    details: { version, lagging },
+  }
+}
+
+/** One entry of GET /v1/instances: a version for the whole router, or per app (`apps: {shop: 7}` or `{shop: {appliedVersion: 7}}`). */
+interface InstanceView {
+  id: unknown
+  appliedVersion?: unknown
+  apps?: Record<string, unknown>
+}
+
+function appliedVersion(i: InstanceView, app: string | undefined): number | null {
+  if (app !== undefined && typeof i.apps === 'object' && i.apps !== null) {
+    const a = i.apps[app]
+    if (typeof a === 'number') return a
+    if (typeof a === 'object' && a !== null && typeof (a as { appliedVersion?: unknown }).appliedVersion === 'number') {
+      return (a as { appliedVersion: number }).appliedVersion
+    }
+  }
+  return typeof i.appliedVersion === 'number' ? i.appliedVersion : null
 }
 
 function osUser(env: NodeJS.ProcessEnv): string {
@@ -160,18 +336,17 @@ function osUser(env: NodeJS.ProcessEnv): string {
   }
 }
 
-/** `error CODE: message`, and each failing smoke check when there are some. */
-function describeRefusal(status: number, body: unknown, target: AdminTarget): string {
-  const err = (body as { error?: { code?: unknown; message?: unknown; details?: { checks?: unknown } } } | null)?.error
-  if (err === undefined || typeof err.code !== 'string') {
-    const text = typeof body === 'string' ? body.slice(0, 200) : JSON.stringify(body).slice(0, 200)
-    return `error: HTTP ${status} from ${target.base}${text ? `: ${text}` : ''}\n`
-  }
-  let out = `error ${err.code}: ${String(err.message)}\n`
+/** `error CODE: message`, each failing smoke check, each config error, and what to do. */
+function describeRefusal(body: unknown, target: AdminTarget): string {
+  const err = (body as { error: { code: string; message?: unknown; details?: { checks?: unknown; errors?: unknown } } }).error
+  let out = `error ${printable(err.code)}: ${printable(String(err.message))}\n`
   const checks = err.details?.checks
   if (Array.isArray(checks)) for (const c of checks as SmokeCheckResult[]) if (!c.ok) out += formatCheck(c)
+  const errors = err.details?.errors
+  if (Array.isArray(errors)) for (const e of errors) out += `  ${printable(String(e))}\n`
   if (err.code === 'UNAUTHORIZED' && !target.token) out += 'set SWITCHYARD_ADMIN_TOKEN to the admin token\n'
   if (err.code === 'VERSION_MISMATCH') out += 'the state changed since you read it: run "switchyard status" and decide again\n'
+  if (err.code === 'CONFIG_INVALID') out += 'the router goes on with the config it had; fix the file and reload again\n'
   return out
 }
 
@@ -188,44 +363,44 @@ function reason(p: ParsedArgs): { reason?: string } {
 
 const asWrite = (command: string) => (b: unknown) => formatWrite(command, b as WriteResult)
 
-async function planFor(command: ClientCommand, p: ParsedArgs): Promise<Plan> {
+async function planFor(command: ClientCommand, p: ParsedArgs, scope: Scope): Promise<Plan> {
   const v = p.values
   switch (command) {
     case 'status':
       allowOnly(p, 'status', [])
       expectArgs(p, 'status', [])
-      return { method: 'GET', path: '/v1/state', render: (b) => formatStatus(b as State) }
+      return { method: 'GET', path: at(scope, 'state'), render: (b) => formatStatus(b as State) }
 
     case 'flip': {
-      allowOnly(p, 'flip', ['to', 'force', 'reason', 'if-match'])
+      allowOnly(p, 'flip', ['to', 'force', ...WRITE])
       expectArgs(p, 'flip', [])
       const body: Record<string, unknown> = { ...reason(p) }
       if (v.to !== undefined) body.to = oneOf(v.to, ['blue', 'green'] as const, '--to')
       if (v.force === true) body.force = true
-      return { method: 'POST', path: '/v1/flip', body, headers: ifMatch(p), render: asWrite('flip') }
+      return { method: 'POST', path: at(scope, 'flip'), body, headers: ifMatch(p), render: asWrite('flip'), write: true }
     }
 
     case 'rollback':
-      allowOnly(p, 'rollback', ['reason', 'if-match'])
+      allowOnly(p, 'rollback', WRITE)
       expectArgs(p, 'rollback', [])
-      return { method: 'POST', path: '/v1/rollback', body: reason(p), headers: ifMatch(p), render: asWrite('rollback') }
+      return { method: 'POST', path: at(scope, 'rollback'), body: reason(p), headers: ifMatch(p), render: asWrite('rollback'), write: true }
 
     case 'canary': {
-      allowOnly(p, 'canary', ['force', 'reason', 'if-match'])
+      allowOnly(p, 'canary', ['force', ...WRITE])
       const [percent] = expectArgs(p, 'canary', ['percent'])
       const body: Record<string, unknown> = { percent: parsePercent(percent, 'canary <percent>'), ...reason(p) }
       if (v.force === true) body.force = true
-      return { method: 'PUT', path: '/v1/canary', body, headers: ifMatch(p), render: asWrite('canary') }
+      return { method: 'PUT', path: at(scope, 'canary'), body, headers: ifMatch(p), render: asWrite('canary'), write: true }
     }
 
     case 'cohort':
-      return planCohort(p)
+      return planCohort(p, scope)
 
     case 'history': {
       allowOnly(p, 'history', ['limit'])
       expectArgs(p, 'history', [])
       const limit = v.limit === undefined ? '' : `?limit=${parsePositiveInt(v.limit, '--limit')}`
-      return { method: 'GET', path: `/v1/history${limit}`, render: (b) => formatHistory((b as { entries: HistoryEntry[] }).entries) }
+      return { method: 'GET', path: at(scope, `history${limit}`), render: (b) => formatHistory((b as { entries: HistoryEntry[] }).entries) }
     }
 
     case 'smoke': {
@@ -234,7 +409,7 @@ async function planFor(command: ClientCommand, p: ParsedArgs): Promise<Plan> {
       const body = color === undefined ? {} : { color: oneOf(color, ['blue', 'green'] as const, 'smoke [color]') }
       return {
         method: 'POST',
-        path: '/v1/smoke',
+        path: at(scope, 'smoke'),
         body,
         render: (b) => {
           const r = b as SmokeReport
@@ -254,16 +429,16 @@ async function planFor(command: ClientCommand, p: ParsedArgs): Promise<Plan> {
       if (headers) body.headers = headers
       if (cookies) body.cookies = cookies
       if (v.path !== undefined) body.path = v.path
-      return { method: 'POST', path: '/v1/explain', body, render: (b) => formatExplain(b as Parameters<typeof formatExplain>[0]) }
+      return { method: 'POST', path: at(scope, 'explain'), body, render: (b) => formatExplain(b as Parameters<typeof formatExplain>[0]) }
     }
 
     case 'rollout':
-      return planRollout(p)
+      return planRollout(p, scope)
 
     case 'health':
       allowOnly(p, 'health', [])
       expectArgs(p, 'health', [])
-      return { method: 'GET', path: '/v1/health', render: (b) => formatHealth(b as HealthView) }
+      return { method: 'GET', path: at(scope, 'health'), render: (b) => formatHealth(b as HealthView) }
 
     case 'instances':
       allowOnly(p, 'instances', [])
@@ -273,16 +448,36 @@ async function planFor(command: ClientCommand, p: ParsedArgs): Promise<Plan> {
         path: '/v1/instances',
         render: (b) => formatInstances((b as { instances: Parameters<typeof formatInstances>[0] }).instances ?? []),
       }
+
+    case 'apps':
+      allowOnly(p, 'apps', [])
+      expectArgs(p, 'apps', [])
+      return { method: 'GET', path: '/v1/apps', render: (b) => formatApps((b as { apps?: AppView[] }).apps ?? []) }
+
+    case 'reload':
+      allowOnly(p, 'reload', [])
+      expectArgs(p, 'reload', [])
+      return { method: 'POST', path: '/v1/reload', body: {}, render: (b) => formatReload(b as ReloadView) }
+
+    case 'completion': {
+      allowOnly(p, 'completion', [])
+      const [shell] = expectArgs(p, 'completion', ['bash|zsh'])
+      const which = oneOf(shell, ['bash', 'zsh'] as const, 'completion <shell>')
+      return { method: 'GET', path: '', render: () => '', local: which === 'bash' ? bashCompletion() : zshCompletion() }
+    }
   }
 }
 
-async function planCohort(p: ParsedArgs): Promise<Plan> {
+/** The options every write takes. */
+const WRITE = ['reason', 'if-match', 'wait', 'wait-timeout'] as const
+
+async function planCohort(p: ParsedArgs, scope: Scope): Promise<Plan> {
   const v = p.values
   const sub = p.args[0]
   const rest = { ...p, args: p.args.slice(1) }
   switch (sub) {
     case 'set': {
-      allowOnly(p, 'cohort set', ['color', 'header', 'cookie', 'users', 'users-file', 'percent', 'reason', 'if-match'])
+      allowOnly(p, 'cohort set', ['color', 'header', 'cookie', 'users', 'users-file', 'percent', ...WRITE])
       const [name] = expectArgs(rest, 'cohort set', ['name'])
       if (v.color === undefined) throw new UsageError('cohort set needs --color blue|green|idle|live')
       const color = oneOf(v.color, ['blue', 'green', 'idle', 'live'] as const, '--color')
@@ -296,29 +491,30 @@ async function planCohort(p: ParsedArgs): Promise<Plan> {
       if (v.percent !== undefined) match.percent = parsePercent(v.percent, '--percent')
       return {
         method: 'PUT',
-        path: `/v1/cohorts/${encodeURIComponent(name)}`,
+        path: at(scope, `cohorts/${encodeURIComponent(name)}`),
         body: { color, match, ...reason(p) },
         headers: ifMatch(p),
         render: asWrite('cohort set'),
+        write: true,
       }
     }
     case 'rm': {
-      allowOnly(p, 'cohort rm', ['reason', 'if-match'])
+      allowOnly(p, 'cohort rm', WRITE)
       const [name] = expectArgs(rest, 'cohort rm', ['name'])
       // DELETE carries no body; the reason is not recorded for removals.
       if (v.reason !== undefined) throw new UsageError('cohort rm does not take --reason')
-      return { method: 'DELETE', path: `/v1/cohorts/${encodeURIComponent(name)}`, headers: ifMatch(p), render: asWrite('cohort rm') }
+      return { method: 'DELETE', path: at(scope, `cohorts/${encodeURIComponent(name)}`), headers: ifMatch(p), render: asWrite('cohort rm'), write: true }
     }
     case 'ls':
       allowOnly(p, 'cohort ls', [])
       expectArgs(rest, 'cohort ls', [])
-      return { method: 'GET', path: '/v1/cohorts', render: (b) => formatCohorts((b as { cohorts: Cohort[] }).cohorts) }
+      return { method: 'GET', path: at(scope, 'cohorts'), render: (b) => formatCohorts((b as { cohorts: Cohort[] }).cohorts) }
     default:
-      throw new UsageError(sub === undefined ? 'cohort needs set, rm or ls' : `cohort: unknown subcommand "${sub}" (set, rm, ls)`)
+      throw new UsageError(sub === undefined ? 'cohort needs set, rm or ls' : `cohort: ${unknownCommand(sub, ['set', 'rm', 'ls'], 'subcommand')}`)
   }
 }
 
-function planRollout(p: ParsedArgs): Plan {
+function planRollout(p: ParsedArgs, scope: Scope): Plan {
   const v = p.values
   const sub = p.args[0]
   const rest = { ...p, args: p.args.slice(1) }
@@ -326,33 +522,35 @@ function planRollout(p: ParsedArgs): Plan {
     typeof (b as WriteResult)?.state === 'object' && (b as WriteResult).state !== null ? formatWrite('rollout', b as WriteResult) : formatValue(b)
   switch (sub) {
     case 'start': {
-      allowOnly(p, 'rollout start', ['steps', 'auto-promote', 'no-auto-promote', 'reason'])
+      allowOnly(p, 'rollout start', ['steps', 'auto-promote', 'no-auto-promote', 'reason', 'wait', 'wait-timeout'])
       expectArgs(rest, 'rollout start', [])
       if (v.steps === undefined) throw new UsageError('rollout start needs --steps percent:holdSeconds,... (like 10:60,50:60,100:60)')
       if (v['auto-promote'] === true && v['no-auto-promote'] === true) throw new UsageError('give --auto-promote or --no-auto-promote, not both')
       const body: Record<string, unknown> = { steps: parseSteps(v.steps), ...reason(p) }
       if (v['auto-promote'] === true) body.autoPromote = true
       if (v['no-auto-promote'] === true) body.autoPromote = false
-      return { method: 'POST', path: '/v1/rollout', body, render: writeAnswer }
+      return { method: 'POST', path: at(scope, 'rollout'), body, render: writeAnswer, write: true }
     }
     case 'pause':
     case 'resume':
     case 'abort':
     case 'promote':
-      allowOnly(p, `rollout ${sub}`, ['reason'])
+      allowOnly(p, `rollout ${sub}`, ['reason', 'wait', 'wait-timeout'])
       expectArgs(rest, `rollout ${sub}`, [])
-      return { method: 'POST', path: `/v1/rollout/${sub}`, body: reason(p), render: writeAnswer }
+      return { method: 'POST', path: at(scope, `rollout/${sub}`), body: reason(p), render: writeAnswer, write: true }
     case 'status':
       allowOnly(p, 'rollout status', [])
       expectArgs(rest, 'rollout status', [])
       return {
         method: 'GET',
-        path: '/v1/rollout',
+        path: at(scope, 'rollout'),
         render: (b) => formatRollout(b as RolloutView),
       }
     default:
       throw new UsageError(
-        sub === undefined ? 'rollout needs start, pause, resume, abort, promote or status' : `rollout: unknown subcommand "${sub}"`,
+        sub === undefined
+          ? 'rollout needs start, pause, resume, abort, promote or status'
+          : `rollout: ${unknownCommand(sub, ['start', 'pause', 'resume', 'abort', 'promote', 'status'], 'subcommand')}`,
       )
   }
 }

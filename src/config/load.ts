@@ -4,7 +4,8 @@ import { Value, type ValueError } from '@sinclair/typebox/value'
 import { parse as parseYaml } from 'yaml'
 import { SwitchyardError } from '../errors.js'
 import { resolveApps } from './apps.js'
-import { AppInputSchema, ConfigSchema, FileStore, RedisStore, type Config, type RawConfig } from './schema.js'
+import { AppInputSchema, ConfigSchema, FileStore, RedisStore, TOKEN_DESCRIPTION, TOKEN_PATTERN, type Config, type RawConfig } from './schema.js'
+import { targetUrlProblems } from './urls.js'
 
 /**
  * Config is read, overridden from the environment, defaulted and validated
@@ -32,7 +33,10 @@ function describe(e: ValueError): string {
   if (/required property/i.test(e.message)) return `${key}: required`
   if (/unexpected property/i.test(e.message)) return `${key}: unknown key`
   const description = (e.schema as { description?: string }).description
-  if (description !== undefined && /pattern|match/i.test(e.message)) return `${key}: must be ${description}, got ${JSON.stringify(e.value)}`
+  if (description !== undefined && /pattern|match/i.test(e.message)) {
+    // Secrets are named, never echoed: the error goes to logs.
+    return /(token|secret)$/i.test(key) ? `${key}: must be ${description}` : `${key}: must be ${description}, got ${JSON.stringify(e.value)}`
+  }
   return `${key}: ${e.message.toLowerCase()}`
 }
 
@@ -66,11 +70,17 @@ export function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): 
   }
   port('SWITCHYARD_LISTEN_PORT', ['listen', 'port'])
   port('SWITCHYARD_ADMIN_PORT', ['admin', 'port'])
-  if (env.SWITCHYARD_ADMIN_TOKEN) setPath(raw, ['admin', 'token'], env.SWITCHYARD_ADMIN_TOKEN)
+  const token = env.SWITCHYARD_ADMIN_TOKEN
+  if (token !== undefined && token !== '') {
+    if (!TOKEN_PATTERN.test(token)) problems.push(`SWITCHYARD_ADMIN_TOKEN: must be ${TOKEN_DESCRIPTION}`)
+    else setPath(raw, ['admin', 'token'], token)
+  }
   if (env.SWITCHYARD_REDIS_URL) {
-    const store = (raw.store ?? {}) as Record<string, unknown>
-    raw.store = { type: 'redis', prefix: store.type === 'redis' ? store.prefix : undefined, url: env.SWITCHYARD_REDIS_URL }
-    if ((raw.store as Record<string, unknown>).prefix === undefined) delete (raw.store as Record<string, unknown>).prefix
+    // The URL replaces the file's url only: prefix, cachePath, sentinels and
+    // name of a redis store stay; a file store becomes a redis one.
+    const store = raw.store
+    const own = typeof store === 'object' && store !== null && (store as Record<string, unknown>).type === 'redis' ? (store as Record<string, unknown>) : {}
+    raw.store = { ...own, type: 'redis', url: env.SWITCHYARD_REDIS_URL }
   }
   return problems
 }
@@ -142,6 +152,8 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): Config {
   if (!isLoopback(config.admin.host) && config.admin.token === undefined) {
     problems.push(`admin.token: required when admin.host (${config.admin.host}) is not loopback`)
   }
+  // On the file's shape, so a bad URL is named as written (apps.shop.upstreams.blue.targets.0).
+  problems.push(...targetUrlProblems(file))
   if (config.overrides.secret !== undefined && !config.overrides.enabled) {
     problems.push('overrides.secret: set, but overrides.enabled is false')
   }

@@ -5,6 +5,10 @@ import { Type, type Static, type TObject, type TSchema } from '@sinclair/typebox
  * upstreams) is a complete config once `load` has applied them.
  */
 
+/** A bearer token is sent in a header: visible ASCII, no spaces (a token of blanks is no secret). */
+export const TOKEN_PATTERN = /^[!-~]{16,}$/
+export const TOKEN_DESCRIPTION = 'at least 16 visible ASCII characters, without spaces'
+
 const Port = Type.Integer({ minimum: 0, maximum: 65535 })
 const Host = Type.String({ minLength: 1 })
 const TargetUrl = Type.String({ pattern: '^https?://[^/\\s]+/?$', description: 'a base URL like http://host:port' })
@@ -157,7 +161,7 @@ export const ConfigSchema = Type.Object(
       {
         host: Type.String({ minLength: 1, default: '127.0.0.1' }),
         port: { ...Port, default: 9901 },
-        token: Type.Optional(Type.String({ minLength: 16, description: 'bearer token; at least 16 characters' })),
+        token: Type.Optional(Type.String({ minLength: 16, pattern: TOKEN_PATTERN.source, description: TOKEN_DESCRIPTION })),
         metricsPublic: Type.Boolean({ default: false }),
       },
       { additionalProperties: false, default: {} },

@@ -213,15 +213,15 @@ t.test('token from SWITCHYARD_ADMIN_TOKEN; missing token is a refusal', async (t
   const { run } = await listening(t, { token: TOKEN })
   t.equal((await run(['status'])).code, 0)
   const no = await run(['status'], { SWITCHYARD_ADMIN_TOKEN: '' })
-  t.equal(no.code, 1)
+  t.equal(no.code, 3, 'unauthorized exits 3')
   t.match(no.err, /error UNAUTHORIZED/)
   t.match(no.err, /set SWITCHYARD_ADMIN_TOKEN/)
   const wrong = await run(['flip'], { SWITCHYARD_ADMIN_TOKEN: 'not-the-token-at-all-0000' })
-  t.equal(wrong.code, 1)
+  t.equal(wrong.code, 3)
   t.match(wrong.err, /error UNAUTHORIZED: The bearer token is not valid/)
 })
 
-t.test('unreachable admin: exit 1 with a message naming the URL', async (t) => {
+t.test('unreachable admin: exit 4 with a message naming the URL', async (t) => {
   // A port that was free a moment ago: bind, read it, close.
   const port = await new Promise<number>((resolve, reject) => {
     const s = createServer()
@@ -233,7 +233,7 @@ t.test('unreachable admin: exit 1 with a message naming the URL', async (t) => {
   })
   let err = ''
   const code = await runClient(['status', '--admin', `http://127.0.0.1:${port}`], { env: {}, stdout: () => {}, stderr: (s) => void (err += s) })
-  t.equal(code, 1)
+  t.equal(code, 4)
   t.match(err, new RegExp(`cannot reach the admin API at http://127\\.0\\.0\\.1:${port}: ECONNREFUSED`))
 })
 
@@ -248,6 +248,6 @@ t.test('a hung admin times out instead of hanging', async (t) => {
   const addr = server.address() as import('node:net').AddressInfo
   let err = ''
   const code = await runClient(['status'], { env: { SWITCHYARD_ADMIN_URL: `http://127.0.0.1:${addr.port}` }, stdout: () => {}, stderr: (s) => void (err += s) }, { timeoutMs: 300 })
-  t.equal(code, 1)
+  t.equal(code, 4)
   t.match(err, /no answer within 0.3 s/)
 })

@@ -43,8 +43,8 @@ t.test('writes answer {changed, state, entry, converged} with the new ETag', asy
   t.same(again.json(), { changed: false, state: body.state, entry: null, converged: null })
   t.equal(again.headers.etag, '"2"')
 
-  // No body at all (curl -X POST) means no options; If-Match * means any version.
-  const back = await app.inject({ method: 'POST', url: '/v1/rollback', headers: { 'if-match': '*' } })
+  // No body at all (curl -X POST -H 'content-type: application/json') means no options; If-Match * means any version.
+  const back = await app.inject({ method: 'POST', url: '/v1/rollback', headers: { 'if-match': '*', 'content-type': 'application/json' } })
   t.equal(back.statusCode, 200)
   t.match(back.json(), { state: { live: 'blue', version: 3 }, entry: { action: 'rollback', actor: 'admin-api', reason: null } })
 
@@ -76,7 +76,7 @@ t.test('cohorts: put, get, list in order, replace in place, delete', async (t) =
   t.same(list.json().cohorts.map((c: { name: string; color: string }) => `${c.name}:${c.color}`), ['beta:live', 'staff.team_1:idle'])
   t.equal(list.json().version, 4)
 
-  const del = await app.inject({ method: 'DELETE', url: '/v1/cohorts/beta' })
+  const del = await app.inject({ method: 'DELETE', url: '/v1/cohorts/beta', headers: { 'content-type': 'application/json' } })
   t.equal(del.statusCode, 200)
   t.same(del.json().state.cohorts.map((c: { name: string }) => c.name), ['staff.team_1'])
   t.equal(del.headers.etag, '"5"')
@@ -168,7 +168,7 @@ t.test('plugins share auth, error handling and the OpenAPI document', async (t) 
   const bad = await app.inject({ method: 'POST', url: '/v1/plugin/smoke', headers: auth, payload: { color: 'red' } })
   t.equal(bad.statusCode, 400)
   t.same(bad.json(), { error: { code: 'BAD_REQUEST', message: 'body/color must be one of: blue, green' } })
-  const nr = await app.inject({ method: 'POST', url: '/v1/plugin/abort', headers: auth })
+  const nr = await app.inject({ method: 'POST', url: '/v1/plugin/abort', headers: { ...auth, 'content-type': 'application/json' } })
   t.equal(nr.statusCode, 409)
   t.equal(nr.json().error.code, 'NO_ROLLOUT')
   const boom = await app.inject({ url: '/v1/boom', headers: auth })

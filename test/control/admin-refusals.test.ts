@@ -16,7 +16,7 @@ interface Case {
 
 const cases: Case[] = [
   { name: 'invalid JSON', req: { method: 'POST', url: '/v1/flip', headers: json, payload: '{"to": "gre' }, status: 400, code: 'BAD_REQUEST', message: /not valid JSON/ },
-  { name: 'empty JSON body', req: { method: 'PUT', url: '/v1/canary', headers: json, payload: '' }, status: 400, code: 'BAD_REQUEST' },
+  { name: 'empty JSON body', req: { method: 'PUT', url: '/v1/canary', headers: json, payload: '' }, status: 400, code: 'BAD_REQUEST', message: /body\/percent is required/ },
   { name: 'JSON that is not an object', req: { method: 'PUT', url: '/v1/canary', payload: [1, 2] }, status: 400, code: 'BAD_REQUEST', message: /^body must be object/ },
   { name: 'form body', req: { method: 'POST', url: '/v1/flip', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'to=green' }, status: 415, code: 'BAD_REQUEST', message: /application\/json/ },
   { name: 'unknown color', req: { method: 'POST', url: '/v1/flip', payload: { to: 'red' } }, status: 400, code: 'BAD_REQUEST', message: /body\/to must be one of: blue, green/ },
@@ -41,16 +41,16 @@ const cases: Case[] = [
   { name: 'match percent 100.5', req: { method: 'PUT', url: '/v1/cohorts/beta', payload: { color: 'green', match: { percent: 100.5 } } }, status: 400, code: 'BAD_REQUEST', message: /body\/match\/percent must be <= 100/ },
   { name: 'match percent 0.001', req: { method: 'PUT', url: '/v1/cohorts/beta', payload: { color: 'green', match: { percent: 0.001 } } }, status: 400, code: 'BAD_REQUEST', message: /body\/match\/percent must have at most two decimals/ },
   { name: 'match unknown key', req: { method: 'PUT', url: '/v1/cohorts/beta', payload: { color: 'green', match: { user: ['a'] } } }, status: 400, code: 'BAD_REQUEST', message: /body\/match must not have property "user"/ },
-  { name: 'delete unknown cohort', req: { method: 'DELETE', url: '/v1/cohorts/nobody' }, status: 404, code: 'NOT_FOUND', message: /nobody/ },
+  { name: 'delete unknown cohort', req: { method: 'DELETE', url: '/v1/cohorts/nobody', headers: json }, status: 404, code: 'NOT_FOUND', message: /nobody/ },
   { name: 'get unknown cohort', req: { method: 'GET', url: '/v1/cohorts/nobody' }, status: 404, code: 'NOT_FOUND' },
   { name: 'stale If-Match', req: { method: 'PUT', url: '/v1/canary', headers: { 'if-match': '"1"' }, payload: { percent: 20 } }, status: 412, code: 'VERSION_MISMATCH', message: /current version is 2/ },
   { name: 'stale bare If-Match', req: { method: 'POST', url: '/v1/flip', headers: { 'if-match': '1' }, payload: {} }, status: 412, code: 'VERSION_MISMATCH' },
   { name: 'malformed If-Match', req: { method: 'POST', url: '/v1/flip', headers: { 'if-match': 'W/"2"' }, payload: {} }, status: 400, code: 'BAD_REQUEST', message: /If-Match/ },
-  { name: 'If-Match list', req: { method: 'DELETE', url: '/v1/cohorts/x', headers: { 'if-match': '"1", "2"' } }, status: 400, code: 'BAD_REQUEST', message: /If-Match/ },
+  { name: 'If-Match list', req: { method: 'DELETE', url: '/v1/cohorts/x', headers: { ...json, 'if-match': '"1", "2"' } }, status: 400, code: 'BAD_REQUEST', message: /If-Match/ },
   { name: 'history limit not a number', req: { method: 'GET', url: '/v1/history?limit=ten' }, status: 400, code: 'BAD_REQUEST', message: /querystring\/limit/ },
   { name: 'explain headers not strings', req: { method: 'POST', url: '/v1/explain', payload: { headers: { 'x-user-id': 5 } } }, status: 400, code: 'BAD_REQUEST', message: /body\/headers\/x-user-id must be string/ },
   { name: 'unknown route', req: { method: 'GET', url: '/v1/nope' }, status: 404, code: 'NOT_FOUND', message: /GET \/v1\/nope/ },
-  { name: 'wrong method', req: { method: 'DELETE', url: '/v1/state' }, status: 404, code: 'NOT_FOUND' },
+  { name: 'wrong method', req: { method: 'DELETE', url: '/v1/state', headers: json }, status: 404, code: 'NOT_FOUND' },
   { name: 'rollback with no previous', req: { method: 'POST', url: '/v1/rollback', payload: {} }, status: 409, code: 'NO_PREVIOUS' },
   { name: 'actor header too long', req: { method: 'POST', url: '/v1/flip', headers: { 'x-switchyard-actor': 'x'.repeat(300) }, payload: {} }, status: 400, code: 'BAD_REQUEST', message: /x-switchyard-actor/ },
 ]

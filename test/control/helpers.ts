@@ -62,13 +62,13 @@ const quiet = { info: () => {}, warn: () => {}, error: () => {}, debug: () => {}
 /** An admin app over a file store in a temp dir; closed when the test ends. */
 export async function adminFixture(
   t: Test,
-  o: { token?: string; metricsPublic?: boolean; stickiness?: { header?: string; cookie?: string }; app?: AdminAppOptions; ready?: () => { ready: boolean; reasons: string[] }; store?: (s: StateStore) => StateStore } = {},
+  o: { token?: string; adminHost?: string; metricsPublic?: boolean; stickiness?: { header?: string; cookie?: string }; app?: AdminAppOptions; ready?: () => { ready: boolean; reasons: string[] }; store?: (s: StateStore) => StateStore } = {},
 ): Promise<AdminFixture> {
   const dir = await tempDir(t)
   const clock = fakeClock()
   const config = validateConfig({
     upstreams: { blue: { targets: ['http://127.0.0.1:3001'] }, green: { targets: ['http://127.0.0.1:3002'] } },
-    admin: { ...(o.token === undefined ? {} : { token: o.token }), metricsPublic: o.metricsPublic ?? false },
+    admin: { ...(o.token === undefined ? {} : { token: o.token }), ...(o.adminHost === undefined ? {} : { host: o.adminHost }), metricsPublic: o.metricsPublic ?? false },
     stickiness: o.stickiness ?? { header: 'x-user-id' },
     store: { type: 'file', path: join(dir, 'state.json') },
   })

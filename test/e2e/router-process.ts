@@ -95,11 +95,11 @@ export async function startRouterProcess(configPath: string, env: NodeJS.Process
   }
 }
 
-/** Calls the admin API and returns status + parsed JSON. */
+/** Calls the admin API and returns status + parsed JSON. Writes carry the JSON Content-Type, body or not. */
 export async function admin(url: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
   const res = await fetch(url + path, {
     method,
-    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+    headers: body === undefined && (method === 'GET' || method === 'HEAD') ? headers : { 'content-type': 'application/json', ...headers },
     body: body === undefined ? undefined : JSON.stringify(body),
   })
   const text = await res.text()

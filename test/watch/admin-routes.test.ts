@@ -61,7 +61,9 @@ async function fixture(t: Test, o: { metricsPublic?: boolean } = {}) {
   })
   await app.ready()
   const call = async (method: 'GET' | 'POST', url: string, payload?: unknown, headers: Record<string, string> = {}) => {
-    const res = await app.inject({ method, url, payload: payload as never, headers: { authorization: `Bearer ${TOKEN}`, ...headers } })
+    // Writes carry a JSON Content-Type even without a body (the admin API refuses them otherwise).
+    const json = method === 'GET' ? {} : { 'content-type': 'application/json' }
+    const res = await app.inject({ method, url, payload: payload as never, headers: { authorization: `Bearer ${TOKEN}`, ...json, ...headers } })
     return { status: res.statusCode, body: res.headers['content-type']?.toString().includes('json') ? res.json() : res.body, headers: res.headers }
   }
   return { app, service, windows, metrics, appMetrics, rollouts, clock, call, smokeCalls, setSmoke: (ok: boolean) => (smokeOk = ok) }

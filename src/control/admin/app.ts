@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/ty
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, type RawServerDefault } from 'fastify'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from 'pino'
+import { isLoopback } from '../../config/index.js'
 import { createAuthHook } from './auth.js'
 import { adminErrorHandler, adminNotFoundHandler } from './errors.js'
 import { appsRoutes, perAppRoutes } from './apps.js'
@@ -10,6 +11,7 @@ import { changeRoutes } from './routes/changes.js'
 import { cohortRoutes } from './routes/cohorts.js'
 import { explainRoutes } from './routes/explain.js'
 import { healthRoutes } from './routes/health.js'
+import { createOriginGuard } from './origin.js'
 import { historyRoutes } from './routes/history.js'
 import { probeRoutes } from './routes/probes.js'
 import { rolloutRoutes } from './routes/rollout.js'
@@ -31,7 +33,28 @@ export interface AdminAppOptions {
   plugins?: AdminPlugin[]
   /** a pino logger (create it with the token redacted), true for a default one, false/absent for none */
   logger?: boolean | Logger
+  /** the listener's timeouts; tests shorten them */
+  timeouts?: Partial<AdminTimeouts>
 }
+
+/** How long the admin listener waits for a client, in milliseconds. */
+export interface AdminTimeouts {
+  /** the request head (line and headers) must arrive within this */
+  headersMs: number
+  /** the whole request, body included (64 MiB at ~1 MB/s) */
+  requestMs: number
+  /** a socket with no traffic at all is closed (SSE streams send every 1–2 s) */
+  idleMs: number
+  /** an idle keep-alive connection is closed */
+  keepAliveMs: number
+}
+
+/**
+ * Without these a client that sends a head or a body slowly holds a
+ * connection (and its buffers) open for as long as it likes; Node's own
+ * request timeout is 5 minutes and headers are checked only every 30 s.
+ */
+export const ADMIN_TIMEOUTS: Readonly<AdminTimeouts> = Object.freeze({ headersMs: 10_000, requestMs: 60_000, idleMs: 60_000, keepAliveMs: 5_000 })
 
 /**
  * Bodies up to 64 MiB: a cohort with a million user ids of ~40 characters is
@@ -56,11 +79,20 @@ export const ADMIN_LOG_REDACT = ['req.headers.authorization', 'headers.authoriza
  */
 export function createAdminApp(deps: AdminDeps, opts: AdminAppOptions = {}): AdminApp {
   const logger = opts.logger
+  const timeouts = { ...ADMIN_TIMEOUTS, ...opts.timeouts }
   const app = Fastify({
     ...(typeof logger === 'object'
       ? { loggerInstance: logger as FastifyBaseLogger }
       : { logger: logger === true ? { level: 'info', redact: ADMIN_LOG_REDACT } : false }),
     bodyLimit: ADMIN_BODY_LIMIT,
+    connectionTimeout: timeouts.idleMs,
+    keepAliveTimeout: timeouts.keepAliveMs,
+    requestTimeout: timeouts.requestMs,
+    http: {
+      headersTimeout: timeouts.headersMs,
+      // How often Node looks for connections past headersTimeout/requestTimeout (default 30 s).
+      connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(timeouts.headersMs / 2))),
+    },
     ajv: {
       customOptions: {
         // Refuse what we do not know rather than drop it silently, and no
@@ -77,8 +109,17 @@ export function createAdminApp(deps: AdminDeps, opts: AdminAppOptions = {}): Adm
 
   app.setErrorHandler(adminErrorHandler)
   app.setNotFoundHandler(adminNotFoundHandler)
+  // Before auth: a page from another origin (or a rebound DNS name) is refused outright.
+  app.addHook('onRequest', createOriginGuard({ loopback: isLoopback(deps.config.admin.host) }))
   app.addHook('onRequest', createAuthHook({ token: deps.config.admin.token, metricsPublic: deps.config.admin.metricsPublic }))
-  // A write without a body (`curl -X POST .../rollback`) means "no options".
+  // A JSON write without a body (`curl -X POST -H 'content-type: application/json' .../rollback`)
+  // means "no options"; fastify's own parser refuses an empty JSON body.
+  const parseJson = app.getDefaultJsonParser('error', 'error')
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    if (body === '') done(null, undefined)
+    else parseJson(req, body as string, done)
+  })
   app.addHook('preValidation', async (req) => {
     if (req.body === undefined && (req.method === 'POST' || req.method === 'PUT')) req.body = {}
   })

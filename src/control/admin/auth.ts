@@ -29,6 +29,12 @@ export function tokenMatches(expected: Buffer, given: string): boolean {
   return timingSafeEqual(expected, digest(given))
 }
 
+/** Whether the request announces a body (which an onRequest refusal leaves unread). */
+export function hasBody(req: FastifyRequest): boolean {
+  const length = req.headers['content-length']
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')
+}
+
 /**
  * The `onRequest` hook that asks for `Authorization: Bearer <token>` on every
  * route but the public ones. Registered once on the root, it covers the
@@ -47,6 +53,9 @@ export function createAuthHook(o: AuthOptions): (req: FastifyRequest, reply: Fas
     const m = header === undefined ? null : /^Bearer[ ]+(\S+)\s*$/i.exec(header)
     if (m === null || !tokenMatches(expected, m[1])) {
       reply.header('www-authenticate', 'Bearer realm="switchyard"')
+      // The body is not read: keeping the connection would leave an anonymous
+      // client free to trickle it for as long as it likes.
+      if (hasBody(req)) reply.header('connection', 'close')
       await replyError(reply, 'UNAUTHORIZED', header === undefined ? 'Authorization: Bearer <token> is required' : 'The bearer token is not valid')
     }
   }

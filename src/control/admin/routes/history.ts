@@ -1,4 +1,5 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { SwitchyardError } from '../../../errors.js'
 import { ERROR_RESPONSES, HistoryEntrySchema } from '../schemas.js'
 
 export const DEFAULT_HISTORY_LIMIT = 50
@@ -23,7 +24,11 @@ export function historyRoutes(): FastifyPluginAsyncTypebox {
       },
       async (req) => {
         const raw = req.query.limit
-        const limit = raw === undefined ? DEFAULT_HISTORY_LIMIT : Math.min(Math.max(Number(raw), 1), MAX_HISTORY_LIMIT)
+        const limit = raw === undefined ? DEFAULT_HISTORY_LIMIT : Number(raw)
+        // Refused, not clamped: a script asking for 99999 entries must learn it gets at most 10000.
+        if (limit < 1 || limit > MAX_HISTORY_LIMIT) {
+          throw new SwitchyardError('BAD_REQUEST', `querystring/limit must be from 1 to ${MAX_HISTORY_LIMIT}, got ${raw}`)
+        }
         return { entries: await req.appHandle.service.history(limit) }
       },
     )
