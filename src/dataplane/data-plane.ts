@@ -4,15 +4,17 @@ import type { Duplex } from 'node:stream'
 import { performance } from 'node:perf_hooks'
 import type { Dispatcher } from 'undici'
 import { COLORS, type Color } from '../routing/index.js'
-import { upstreamHeaders } from './headers.js'
+import { ClientLimit } from './client-limit.js'
+import { requestHeadProblem, upstreamHeaders } from './headers.js'
 import { LimitStream } from './limit-stream.js'
 import type { RequestObserver, TableSource, UpstreamErrorKind } from './observer.js'
-import { ProxyRequest, ProxyResponse, onResponseClose, type ProxyContext } from './proxy-request.js'
+import { ProxyRequest, ProxyResponse, onResponseClose, watchBodyIdle, type ProxyContext } from './proxy-request.js'
 import { buildReplies, sendReply, type Replies } from './replies.js'
 import { Router } from './route.js'
 import { TargetSet, logTransition, type Target } from './targets.js'
 import type { DataPlane, DataPlaneOptions, ListenOptions, Logger, TargetHealth } from './types.js'
 import { UpgradeTunnel, type UpgradeContext } from './upgrade.js'
+import { WaitQueue } from './wait-queue.js'
 
 /** Time a client gets to send a whole request head (slowloris guard). */
 const HEADERS_TIMEOUT_MS = 60_000
@@ -34,6 +36,12 @@ export class DataPlaneImpl implements DataPlane, ProxyContext, UpgradeContext {
   readonly trustForwarded: boolean
   readonly replies: Readonly<Record<Color, Replies>>
   readonly connectMs: number
+  readonly headersMs: number
+  readonly tunnelIdleMs: number
+  readonly maxTunnels: number
+  readonly waiting: WaitQueue
+  readonly clients: ClientLimit | null
+  readonly #bodyIdleMs: number
   readonly #source: TableSource
   readonly #observer: RequestObserver | undefined
   readonly #accessLog: DataPlaneOptions['accessLog']
@@ -53,6 +61,12 @@ export class DataPlaneImpl implements DataPlane, ProxyContext, UpgradeContext {
     this.exposeColor = o.exposeColor
     this.trustForwarded = o.trustForwarded ?? true
     this.connectMs = o.timeouts.connectMs
+    this.headersMs = o.timeouts.headersMs
+    this.tunnelIdleMs = o.timeouts.tunnelIdleMs
+    this.maxTunnels = o.limits.maxTunnels
+    this.#bodyIdleMs = o.timeouts.bodyIdleMs
+    this.waiting = new WaitQueue(o.limits.queueTimeoutMs, () => performance.now())
+    this.clients = o.limits.maxInFlightPerClient > 0 ? new ClientLimit(o.limits.maxInFlightPerClient, this.trustForwarded) : null
     this.#source = o.source
     this.#observer = o.observer
     this.#accessLog = o.accessLog
@@ -122,6 +136,10 @@ export class DataPlaneImpl implements DataPlane, ProxyContext, UpgradeContext {
     logTransition(this.#logger, t, up, err)
   }
 
+  tunnels(): number {
+    return this.#upgraded.size
+  }
+
   track(socket: Duplex): void {
     this.#upgraded.add(socket)
     socket.once('close', () => this.#upgraded.delete(socket))
@@ -129,6 +147,7 @@ export class DataPlaneImpl implements DataPlane, ProxyContext, UpgradeContext {
 
   listen(host: string, port: number, opts?: ListenOptions): Promise<{ host: string; port: number }> {
     if (this.#closing) return Promise.reject(new Error('the data plane is closing'))
+    this.waiting.start()
     const preview = opts?.preview === true
     const server: Server = http.createServer({
       ServerResponse: ProxyResponse,
@@ -177,8 +196,8 @@ export class DataPlaneImpl implements DataPlane, ProxyContext, UpgradeContext {
     const setCookie = this.#router.setCookie
     const color = d.color
     const url = req.url as string
-    // Absolute-form (proxy-style) and `*` targets are not for a reverse proxy.
-    if (url.charCodeAt(0) !== 0x2f) {
+    // Absolute-form (proxy-style) and `*` targets, two Host headers: never forwarded.
+    if (requestHeadProblem(req) !== null) {
       sendReply(res, this.replies[color].BAD_REQUEST, setCookie, this.#closing || !req.complete)
       this.finished(color, 400, start, null, req, d.cohort)
       return
@@ -198,6 +217,7 @@ export class DataPlaneImpl implements DataPlane, ProxyContext, UpgradeContext {
         body = req
       }
     }
+    if (body !== null) watchBodyIdle(req, this.#bodyIdleMs)
     const socket = req.socket
     const opts: Dispatcher.DispatchOptions = {
       path: url,
@@ -284,6 +304,7 @@ export class DataPlaneImpl implements DataPlane, ProxyContext, UpgradeContext {
       for (const t of this.#sets[c].targets) pools.push(graceful ? t.pool.close() : t.pool.destroy())
     }
     await Promise.all(pools)
+    this.waiting.stop()
   }
 }
 
