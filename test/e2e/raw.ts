@@ -17,12 +17,13 @@ export interface Exchange {
 /**
  * Opens a connection to `port`, writes each part in turn (waiting `gapMs`
  * between parts, or until `waitFor` appears in the answer so far), then
- * reads until the router closes the connection or `deadlineMs` passes.
+ * (with `end`) half-closes, and reads until the router closes the connection
+ * or `deadlineMs` passes.
  */
 export function exchange(
   port: number,
   parts: (string | Buffer)[],
-  opts: { gapMs?: number; waitFor?: string; deadlineMs?: number } = {},
+  opts: { gapMs?: number; waitFor?: string; deadlineMs?: number; end?: boolean } = {},
 ): Promise<Exchange> {
   const deadlineMs = opts.deadlineMs ?? 5_000
   return new Promise((resolve) => {
@@ -61,6 +62,8 @@ export function exchange(
         if (done || sock.destroyed) return
         sock.write(parts[i])
       }
+      // Half-close: the router has everything and must answer or close.
+      if (opts.end === true && !sock.destroyed) sock.end()
     })
   })
 }
