@@ -93,8 +93,10 @@ export function watchBodyIdle(req: IncomingMessage, ms: number): void {
 
 function onBodyEnd(this: IncomingMessage): void {
   // Waiting for the upstream's answer is bounded by headersMs, not by this.
-  const s = this.socket as IncomingMessage['socket'] | null
-  if (s !== null) s.setTimeout(0)
+  // When the response already finished (the body ended later, drained by
+  // node), node has set its keep-alive timer on the socket: leave that one.
+  const s = this.socket as (IncomingMessage['socket'] & { _httpMessage?: unknown }) | null
+  if (s !== null && s._httpMessage != null) s.setTimeout(0)
 }
 
 /**

@@ -169,13 +169,14 @@ export class UpgradeTunnel {
       this.#ctx.trustForwarded,
     )
     // node's client writes the head and parses the answer; the socket is ours.
-    const creq = http.request({
-      method: req.method,
-      path: req.url,
-      headers: h,
-      setHost: false,
-      createConnection: () => up,
-    })
+    let creq: http.ClientRequest
+    try {
+      creq = http.request({ method: req.method, path: req.url, headers: h, setHost: false, createConnection: () => up })
+    } catch {
+      // A header node's client refuses to write (its checks match its parser's; belt and braces).
+      this.#refuse('BAD_REQUEST', null)
+      return
+    }
     creq.on('upgrade', this.#onUpgrade)
     creq.on('response', this.#onResponse)
     creq.on('error', this.#onRequestError)
