@@ -209,6 +209,7 @@ export async function startRouter(config: Config, deps: RouterDeps = {}): Promis
       apps: apps.list().map(planeOptions),
       defaultApp: config.defaultApp,
       limits: config.limits,
+      trustForwarded: config.headers.trustForwarded,
       accessLog: config.log.access ? accessLogger(logger) : undefined,
       logger: logger.child({ component: 'dataplane' }),
     })

@@ -104,6 +104,10 @@ const Timeouts = Type.Object(
     connectMs: Type.Integer({ minimum: 1, default: 2000 }),
     headersMs: Type.Integer({ minimum: 1, default: 30_000 }),
     bodyMs: Type.Integer({ minimum: 1, default: 30_000 }),
+    /** a request body that sends no byte for this long is cut (slow uploads hold upstream connections) */
+    bodyIdleMs: Type.Integer({ minimum: 1, default: 30_000 }),
+    /** an upgraded connection (WebSocket) with no byte either way for this long is closed */
+    tunnelIdleMs: Type.Integer({ minimum: 1, default: 300_000 }),
   },
   { additionalProperties: false, default: {} },
 )
@@ -198,6 +202,12 @@ export const ConfigSchema = Type.Object(
         keepAliveTimeoutMs: Type.Integer({ minimum: 1, default: 65_000 }),
         /** upstream connections per target */
         connectionsPerTarget: Type.Integer({ minimum: 1, maximum: 4096, default: 128 }),
+        /** longest wait for a free upstream connection (connecting included) before 503 UPSTREAM_BUSY */
+        queueTimeoutMs: Type.Integer({ minimum: 1, default: 10_000 }),
+        /** requests in flight from one client address at most (429 CLIENT_LIMIT beyond); 0 = no limit */
+        maxInFlightPerClient: Type.Integer({ minimum: 0, default: 0 }),
+        /** upgraded connections (WebSocket tunnels, pending ones included) at most; 503 TOO_MANY_TUNNELS beyond */
+        maxTunnels: Type.Integer({ minimum: 1, default: 10_000 }),
       },
       { additionalProperties: false, default: {} },
     ),

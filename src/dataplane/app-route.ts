@@ -7,10 +7,19 @@ import { buildReplies, type Replies } from './replies.js'
 import { TargetSet, type PoolSettings, type Target } from './targets.js'
 import type { AppPlaneOptions } from './types.js'
 import type { UpgradeContext } from './upgrade.js'
+import type { ClientLimit } from './client-limit.js'
+import type { WaitQueue } from './wait-queue.js'
 
 /** What an app's requests need from the data plane that owns every app. */
 export interface PlaneHost {
   readonly closing: boolean
+  /** requests waiting for an upstream connection, across apps */
+  readonly waiting: WaitQueue
+  /** requests in flight per client, across apps */
+  readonly clients: ClientLimit | null
+  /** upgrade requests (pending or tunnelled) at most, across apps */
+  readonly maxTunnels: number
+  tunnels(): number
   now(): number
   finished(app: AppRoute, color: Color, status: number, start: number, kind: UpstreamErrorKind | null, req: IncomingMessage, cohort: string | null): void
   responseClosed(): void
@@ -38,6 +47,9 @@ export class AppRoute implements ProxyContext, UpgradeContext {
   readonly exposeColor: boolean
   readonly trustForwarded: boolean
   readonly connectMs: number
+  readonly headersMs: number
+  readonly bodyIdleMs: number
+  readonly tunnelIdleMs: number
   readonly settings: PoolSettings
   readonly #host: PlaneHost
   readonly #observer: RequestObserver | undefined
@@ -51,6 +63,9 @@ export class AppRoute implements ProxyContext, UpgradeContext {
     this.exposeColor = o.exposeColor
     this.trustForwarded = o.trustForwarded
     this.connectMs = o.timeouts.connectMs
+    this.headersMs = o.timeouts.headersMs
+    this.bodyIdleMs = o.timeouts.bodyIdleMs
+    this.tunnelIdleMs = o.timeouts.tunnelIdleMs
     this.settings = Object.freeze({
       connections,
       connectMs: o.timeouts.connectMs,
@@ -71,6 +86,22 @@ export class AppRoute implements ProxyContext, UpgradeContext {
 
   get closing(): boolean {
     return this.#host.closing
+  }
+
+  get waiting(): WaitQueue {
+    return this.#host.waiting
+  }
+
+  get clients(): ClientLimit | null {
+    return this.#host.clients
+  }
+
+  get maxTunnels(): number {
+    return this.#host.maxTunnels
+  }
+
+  tunnels(): number {
+    return this.#host.tunnels()
   }
 
   now(): number {

@@ -5,15 +5,17 @@ import { performance } from 'node:perf_hooks'
 import type { Dispatcher } from 'undici'
 import { COLORS, compileHosts, matchHost, type Color, type HostTable } from '../routing/index.js'
 import { AppRoute, type PlaneHost } from './app-route.js'
-import { upstreamHeaders } from './headers.js'
+import { ClientLimit } from './client-limit.js'
+import { requestHeadProblem, upstreamHeaders } from './headers.js'
 import { LimitStream } from './limit-stream.js'
 import type { UpstreamErrorKind } from './observer.js'
-import { ProxyRequest, ProxyResponse, onResponseClose } from './proxy-request.js'
+import { ProxyRequest, ProxyResponse, onResponseClose, watchBodyIdle } from './proxy-request.js'
 import { buildReplies, rawReply, sendReply, type Reply } from './replies.js'
 import { Router } from './route.js'
 import { logTransition, type Target, type TargetSet } from './targets.js'
 import type { AppsOptions, DataPlane, DataPlaneOptions, ListenOptions, Logger, TargetHealth } from './types.js'
 import { UpgradeTunnel } from './upgrade.js'
+import { WaitQueue } from './wait-queue.js'
 
 /** Time a client gets to send a whole request head (slowloris guard). */
 const HEADERS_TIMEOUT_MS = 60_000
@@ -34,6 +36,10 @@ type Server = http.Server<typeof IncomingMessage, typeof ProxyResponse>
  * replies, header sets) is built per app, once.
  */
 export class DataPlaneImpl implements DataPlane, PlaneHost {
+  /** requests waiting for an upstream connection, across apps (`limits.queueTimeoutMs`) */
+  readonly waiting: WaitQueue
+  /** requests in flight per client, across apps; null without `limits.maxInFlightPerClient` */
+  readonly clients: ClientLimit | null
   readonly #accessLog: DataPlaneOptions['accessLog']
   readonly #logger: Logger | undefined
   readonly #now: () => number
@@ -59,6 +65,8 @@ export class DataPlaneImpl implements DataPlane, PlaneHost {
     this.#maxBody = o.limits.maxBodyBytes
     this.#limits = o.limits
     this.#unknownHost = buildReplies(null).UNKNOWN_HOST
+    this.waiting = new WaitQueue(o.limits.queueTimeoutMs, () => performance.now())
+    this.clients = o.limits.maxInFlightPerClient > 0 ? new ClientLimit(o.limits.maxInFlightPerClient, o.trustForwarded ?? true) : null
     this.#apps = new Map()
     this.#hosts = compileHosts<AppRoute>([], null)
     this.setApps(o)
@@ -130,6 +138,14 @@ export class DataPlaneImpl implements DataPlane, PlaneHost {
     logTransition(this.#logger, t, up, err)
   }
 
+  get maxTunnels(): number {
+    return this.#limits.maxTunnels
+  }
+
+  tunnels(): number {
+    return this.#upgraded.size
+  }
+
   track(socket: Duplex): void {
     this.#upgraded.add(socket)
     socket.once('close', () => this.#upgraded.delete(socket))
@@ -137,6 +153,7 @@ export class DataPlaneImpl implements DataPlane, PlaneHost {
 
   listen(host: string, port: number, opts?: ListenOptions): Promise<{ host: string; port: number }> {
     if (this.#closing) return Promise.reject(new Error('the data plane is closing'))
+    this.waiting.start()
     const preview = opts?.preview === true
     const server: Server = http.createServer({
       ServerResponse: ProxyResponse,
@@ -191,8 +208,8 @@ export class DataPlaneImpl implements DataPlane, PlaneHost {
     const setCookie = this.#router.setCookie
     const color = d.color
     const url = req.url as string
-    // Absolute-form (proxy-style) and `*` targets are not for a reverse proxy.
-    if (url.charCodeAt(0) !== 0x2f) {
+    // Absolute-form (proxy-style) and `*` targets, two Host headers: never forwarded.
+    if (requestHeadProblem(req) !== null) {
       sendReply(res, app.replies[color].BAD_REQUEST, setCookie, this.#closing || !req.complete)
       this.finished(app, color, 400, start, null, req, d.cohort)
       return
@@ -211,6 +228,7 @@ export class DataPlaneImpl implements DataPlane, PlaneHost {
         body = req
       }
     }
+    if (body !== null) watchBodyIdle(req, app.bodyIdleMs)
     const socket = req.socket
     const opts: Dispatcher.DispatchOptions = {
       path: url,
@@ -307,6 +325,7 @@ export class DataPlaneImpl implements DataPlane, PlaneHost {
       }
     }
     await Promise.all(pools)
+    this.waiting.stop()
   }
 }
 

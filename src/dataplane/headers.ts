@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders } from 'node:http'
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
 import { OVERRIDE_SECRET_HEADER } from '../routing/index.js'
 
 /** Header the router adds to upstream requests and (optionally) responses. */
@@ -43,6 +43,31 @@ const DROP_RESPONSE_LEN = new Uint8Array(32)
 for (const n of DROP_RESPONSE) DROP_RESPONSE_LEN[n.length] = 1
 
 /**
+ * Why a request head the HTTP parser accepted must still not be forwarded,
+ * or null when it may be:
+ * - a target that is not origin-form (`/path`): absolute-form is for forward
+ *   proxies, `*` for OPTIONS to the server itself;
+ * - more than one `Host` header: node keeps the first, an upstream might read
+ *   the last (RFC 9112 §3.2: answer 400).
+ *
+ * Allocation-free: one pass over the raw header names.
+ */
+export function requestHeadProblem(req: IncomingMessage): string | null {
+  const url = req.url as string
+  if (url.charCodeAt(0) !== 0x2f) return 'request target is not a path'
+  const raw = req.rawHeaders
+  let hosts = 0
+  for (let i = 0; i < raw.length; i += 2) {
+    const n = raw[i]
+    if (n.length === 4 && (n.charCodeAt(0) | 0x20) === 0x68 && n.toLowerCase() === 'host') hosts++
+  }
+  return hosts > 1 ? 'more than one Host header' : null
+}
+
+/** Names a Connection header may not strip: the request needs them end to end. */
+const KEEP_END_TO_END: ReadonlySet<string> = new Set(['host'])
+
+/**
  * Names listed in a Connection header are hop-by-hop too. Only unusual
  * values pay for the split; `keep-alive`, `close` and `upgrade` are common.
  */
@@ -54,7 +79,7 @@ function connectionTokens(v: string | undefined): string[] | null {
   const parts = lower.split(',')
   for (let i = 0; i < parts.length; i++) {
     const p = parts[i].trim()
-    if (p !== '' && p !== 'keep-alive' && p !== 'close') out.push(p)
+    if (p !== '' && p !== 'keep-alive' && p !== 'close' && !KEEP_END_TO_END.has(p)) out.push(p)
   }
   return out.length > 0 ? out : null
 }

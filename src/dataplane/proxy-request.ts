@@ -1,4 +1,5 @@
 import { ServerResponse, type IncomingMessage } from 'node:http'
+import { performance } from 'node:perf_hooks'
 import type { Dispatcher } from 'undici'
 import type { Color } from '../routing/index.js'
 import { UNREACHABLE_CODES } from './connect-errors.js'
@@ -6,6 +7,8 @@ import { COLOR_HEADER, responseHeaders } from './headers.js'
 import type { UpstreamErrorKind } from './observer.js'
 import { sendReply, type Replies, type ReplyCode } from './replies.js'
 import { TargetSet, type Target } from './targets.js'
+import type { ClientLimit } from './client-limit.js'
+import type { WaitQueue, Waiter } from './wait-queue.js'
 
 /** What a proxied request needs from the data plane that owns it. */
 export interface ProxyContext {
@@ -14,6 +17,10 @@ export interface ProxyContext {
   readonly replies: Readonly<Record<Color, Replies>>
   /** true once `close` started: responses stop keeping connections alive */
   readonly closing: boolean
+  /** requests waiting for an upstream connection (`limits.queueTimeoutMs`) */
+  readonly waiting: WaitQueue
+  /** requests in flight per client, or null without `limits.maxInFlightPerClient` */
+  readonly clients: ClientLimit | null
   now(): number
   /** a request ended: observer call and in-flight bookkeeping, exactly once */
   finished(color: Color, status: number, start: number, kind: UpstreamErrorKind | null, req: IncomingMessage, cohort: string | null): void
@@ -25,11 +32,27 @@ export interface ProxyContext {
   healthChanged(t: Target, up: boolean, err?: Error): void
 }
 
+/** Removes Content-Length from a flat header list, in place. */
+function dropContentLength(headers: string[]): void {
+  for (let i = headers.length - 2; i >= 0; i -= 2) {
+    if (headers[i].length === 14 && headers[i].toLowerCase() === 'content-length') headers.splice(i, 2)
+  }
+}
+
 /** Status reported for a request whose client went away first (nginx's convention). */
 export const CLIENT_CLOSED = 499
 
 /** Error codes that mean "could not connect to the target". */
 const CONNECT_CODES: ReadonlySet<string> = new Set([...UNREACHABLE_CODES, 'UND_ERR_CONNECT_TIMEOUT'])
+
+/**
+ * Error codes of a connection that closed under the request: typically a
+ * kept-alive socket the upstream closed as idle just as the request went out.
+ */
+const RESET_CODES: ReadonlySet<string> = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE'])
+
+/** Methods that may be sent again (RFC 9110 §9.2.2), when they carry no body. */
+const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 
 function codeOf(err: Error): string | undefined {
   const c = (err as { code?: unknown }).code
@@ -58,6 +81,25 @@ function onResponseDrain(this: ProxyResponse): void {
 }
 
 /**
+ * Cuts a request body that sends no byte for `ms` (a slow upload holds an
+ * upstream connection): the client socket times out while the body is being
+ * read, and node destroys a timed-out socket nobody claims, which aborts the
+ * upstream request. Shared listeners, no closure per request.
+ */
+export function watchBodyIdle(req: IncomingMessage, ms: number): void {
+  req.socket.setTimeout(ms)
+  req.on('end', onBodyEnd)
+}
+
+function onBodyEnd(this: IncomingMessage): void {
+  // Waiting for the upstream's answer is bounded by headersMs, not by this.
+  // When the response already finished (the body ended later, drained by
+  // node), node has set its keep-alive timer on the socket: leave that one.
+  const s = this.socket as (IncomingMessage['socket'] & { _httpMessage?: unknown }) | null
+  if (s !== null && s._httpMessage != null) s.setTimeout(0)
+}
+
+/**
  * One proxied request: an undici dispatch handler (the core callback API,
  * which undici runs without an adapter) that streams the upstream response
  * into the client response with backpressure, retries body-less requests on
@@ -67,7 +109,7 @@ function onResponseDrain(this: ProxyResponse): void {
  * `onComplete`) | `onError`. `clientClosed` may come at any point; after
  * `#done` the request is settled and later undici callbacks only clean up.
  */
-export class ProxyRequest implements Dispatcher.DispatchHandler {
+export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
   readonly #ctx: ProxyContext
   readonly #res: ProxyResponse
   readonly #req: IncomingMessage
@@ -85,6 +127,15 @@ export class ProxyRequest implements Dispatcher.DispatchHandler {
   #headersSent = false
   #done = false
   #clientGone = false
+  /** the request was sent again after its connection closed under it */
+  #resent = false
+  /** the key counted in `ctx.clients`, released when the request ends */
+  #clientKey: string | null = null
+  /** the upstream's status has no body (204, 304) or the method is HEAD: drop body bytes */
+  #noBody = false
+  waitPrev: Waiter | null = null
+  waitNext: Waiter | null = null
+  waitSince = -1
 
   constructor(
     ctx: ProxyContext,
@@ -108,8 +159,22 @@ export class ProxyRequest implements Dispatcher.DispatchHandler {
     this.#opts = opts
   }
 
-  /** Sends the request to the next target of the color. */
+  /** Counts the request against its client's limit, then sends it. */
   start(): void {
+    const clients = this.#ctx.clients
+    if (clients !== null) {
+      const key = clients.key(this.#req)
+      if (!clients.acquire(key)) {
+        this.#fail('CLIENT_LIMIT', null)
+        return
+      }
+      this.#clientKey = key
+    }
+    this.#send()
+  }
+
+  /** Sends the request to the next target of the color. */
+  #send(): void {
     const t = this.#set.pick(this.#ctx.now(), this.#opts.body == null)
     if (t === null) {
       this.#fail('UPSTREAM_UNAVAILABLE', 'no-target')
@@ -119,7 +184,17 @@ export class ProxyRequest implements Dispatcher.DispatchHandler {
     this.#probe = t.probing
     this.#attempts++
     this.#abort = null
+    const waiting = this.#ctx.waiting
+    waiting.enter(this, performance.now())
     t.pool.dispatch(this.#opts, this)
+  }
+
+  /** No upstream connection came free within `limits.queueTimeoutMs`. */
+  waitExpired(): void {
+    if (this.#done) return
+    this.#release()
+    // undici still holds the request; it is aborted when a connection takes it.
+    this.#fail('UPSTREAM_BUSY', 'timeout')
   }
 
   /** The client response closed: normal end, or the client went away. */
@@ -139,8 +214,10 @@ export class ProxyRequest implements Dispatcher.DispatchHandler {
   }
 
   onConnect(abort: (err?: Error) => void): void {
+    this.#ctx.waiting.leave(this)
     this.#abort = abort
     if (this.#clientGone) abort(new Error('client closed the connection'))
+    else if (this.#done) abort(new Error('the request waited too long for a connection'))
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
@@ -149,8 +226,17 @@ export class ProxyRequest implements Dispatcher.DispatchHandler {
     const t = this.#target as Target
     if (t.markUp()) this.#ctx.healthChanged(t, true)
     if (this.#done) return false
+    if (statusCode > 599) {
+      // Not an HTTP status (RFC 9110 §15): a broken upstream, never passed on.
+      this.#fail('UPSTREAM_UNAVAILABLE', 'reset')
+      if (this.#abort !== null) this.#abort(new Error('invalid status ' + statusCode))
+      return false
+    }
     const res = this.#res
     const headers = responseHeaders(rawHeaders)
+    if (statusCode === 204 || statusCode === 304 || this.#opts.method === 'HEAD') this.#noBody = true
+    // RFC 9110 §8.6: a 204 carries no Content-Length; a wrong one must not reach the client.
+    if (statusCode === 204) dropContentLength(headers)
     if (this.#ctx.exposeColor) headers.push(COLOR_HEADER, this.#color)
     // Appended after the upstream's own Set-Cookie headers, never replacing them.
     if (this.#setCookie !== null) headers.push('set-cookie', this.#setCookie)
@@ -163,6 +249,8 @@ export class ProxyRequest implements Dispatcher.DispatchHandler {
 
   onData(chunk: Buffer): boolean {
     if (this.#done) return false
+    // A body after a 204/304 (or a HEAD answer) is the upstream's mistake; node would refuse to write it.
+    if (this.#noBody) return true
     const res = this.#res
     if (res.write(chunk)) return true
     // Backpressure: undici pauses the upstream socket until `drain`.
@@ -193,6 +281,7 @@ export class ProxyRequest implements Dispatcher.DispatchHandler {
   }
 
   #onError(err: Error): void {
+    this.#ctx.waiting.leave(this)
     this.#release()
     if (this.#done) return
     const res = this.#res
@@ -209,6 +298,14 @@ export class ProxyRequest implements Dispatcher.DispatchHandler {
     }
     const code = codeOf(err)
     if (this.#headersSent) {
+      if (this.#noBody && code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') {
+        // A 204/304 whose upstream sent body bytes anyway: the answer the
+        // client needs is complete (it has no body); the upstream's broken
+        // connection is undici's to drop.
+        res.end()
+        this.#finish(res.statusCode, null)
+        return
+      }
       // Too late for an error status: cut the response so the client sees
       // a truncated body rather than a complete-looking one.
       this.#finish(this.#res.statusCode, code === 'UND_ERR_BODY_TIMEOUT' ? 'timeout' : 'reset')
@@ -223,8 +320,8 @@ export class ProxyRequest implements Dispatcher.DispatchHandler {
       const t = this.#target as Target
       if (t.markDown(this.#ctx.now())) this.#ctx.healthChanged(t, false, err)
       // Only a request without a body can be sent again: a streamed body is gone.
-      if (this.#opts.body == null && this.#attempts < this.#set.targets.length) {
-        this.start()
+      if (this.#opts.body == null && this.#attempts - (this.#resent ? 1 : 0) < this.#set.targets.length) {
+        this.#send()
         return
       }
       this.#fail(code === 'UND_ERR_CONNECT_TIMEOUT' ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_UNAVAILABLE', 'connect')
@@ -232,6 +329,14 @@ export class ProxyRequest implements Dispatcher.DispatchHandler {
     }
     if (code === 'UND_ERR_HEADERS_TIMEOUT') {
       this.#fail('UPSTREAM_TIMEOUT', 'timeout')
+      return
+    }
+    // The connection closed before any response byte: most likely a kept-alive
+    // socket the upstream had just closed as idle. An idempotent request
+    // without a body is sent once more, on another connection.
+    if (code !== undefined && RESET_CODES.has(code) && !this.#resent && this.#opts.body == null && IDEMPOTENT.has(this.#opts.method)) {
+      this.#resent = true
+      this.#send()
       return
     }
     this.#fail('UPSTREAM_UNAVAILABLE', 'reset')
@@ -254,6 +359,10 @@ export class ProxyRequest implements Dispatcher.DispatchHandler {
 
   #finish(status: number, kind: UpstreamErrorKind | null): void {
     this.#done = true
+    if (this.#clientKey !== null) {
+      ;(this.#ctx.clients as ClientLimit).release(this.#clientKey)
+      this.#clientKey = null
+    }
     this.#ctx.finished(this.#color, status, this.#start, kind, this.#req, this.#cohort)
   }
 }

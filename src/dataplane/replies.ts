@@ -1,13 +1,16 @@
-import type { ServerResponse } from 'node:http'
+import { STATUS_CODES, type ServerResponse } from 'node:http'
 import { ERRORS, type ErrorCode } from '../errors.js'
 import { COLOR_HEADER } from './headers.js'
 
 /**
- * The router's own answers (502, 504, 413, 400), with JSON bodies in the
+ * The router's own answers (502, 503, 504, 413, 429, 400), with JSON bodies in the
  * contract's `{"error": {"code", "message"}}` shape. Bodies and header lists
  * are built once per color at start; sending one allocates nothing new.
  */
-export type ReplyCode = Extract<ErrorCode, 'UPSTREAM_UNAVAILABLE' | 'UPSTREAM_TIMEOUT' | 'PAYLOAD_TOO_LARGE' | 'BAD_REQUEST' | 'UNKNOWN_HOST'>
+export type ReplyCode = Extract<
+  ErrorCode,
+  'UPSTREAM_UNAVAILABLE' | 'UPSTREAM_TIMEOUT' | 'UPSTREAM_BUSY' | 'PAYLOAD_TOO_LARGE' | 'BAD_REQUEST' | 'TOO_MANY_TUNNELS' | 'CLIENT_LIMIT' | 'UNKNOWN_HOST'
+>
 
 export interface Reply {
   status: number
@@ -16,7 +19,16 @@ export interface Reply {
   headers: string[]
 }
 
-const CODES: readonly ReplyCode[] = ['UPSTREAM_UNAVAILABLE', 'UPSTREAM_TIMEOUT', 'PAYLOAD_TOO_LARGE', 'BAD_REQUEST', 'UNKNOWN_HOST']
+const CODES: readonly ReplyCode[] = [
+  'UPSTREAM_UNAVAILABLE',
+  'UPSTREAM_TIMEOUT',
+  'UPSTREAM_BUSY',
+  'PAYLOAD_TOO_LARGE',
+  'BAD_REQUEST',
+  'TOO_MANY_TUNNELS',
+  'CLIENT_LIMIT',
+  'UNKNOWN_HOST',
+]
 
 /** A reply per code, for one color (or none when the color is hidden). */
 export type Replies = Readonly<Record<ReplyCode, Reply>>
@@ -48,7 +60,7 @@ export function sendReply(res: ServerResponse, reply: Reply, setCookie: string |
 
 /** The raw HTTP/1.1 form of a reply, for a socket that asked for an upgrade. */
 export function rawReply(reply: Reply): Buffer {
-  const lines = [`HTTP/1.1 ${reply.status} ${reply.status === 502 ? 'Bad Gateway' : reply.status === 504 ? 'Gateway Timeout' : reply.status === 404 ? 'Not Found' : 'Error'}`]
+  const lines = [`HTTP/1.1 ${reply.status} ${STATUS_CODES[reply.status] ?? 'Error'}`]
   for (let i = 0; i < reply.headers.length; i += 2) lines.push(`${reply.headers[i]}: ${reply.headers[i + 1]}`)
   lines.push('connection: close', '', '')
   return Buffer.concat([Buffer.from(lines.join('\r\n'), 'latin1'), reply.body])

@@ -41,6 +41,8 @@ export interface DataPlaneOptions extends AppsOptions {
    * line needs. Absent: no access log, and nothing is gathered for it.
    */
   accessLog?: (entry: AccessLogEntry) => void
+  /** top-level `headers.trustForwarded`: the per-client limit may key clients by x-forwarded-for (default true) */
+  trustForwarded?: boolean
   /** stickiness id generator; default `crypto.randomUUID()` */
   newId?: () => string
   /** wall clock in ms for target backoff; default `Date.now` */

@@ -1,10 +1,10 @@
-import type { IncomingMessage } from 'node:http'
+import http, { type IncomingMessage } from 'node:http'
 import net from 'node:net'
 import type { Duplex } from 'node:stream'
 import tls from 'node:tls'
 import { UNREACHABLE_CODES } from './connect-errors.js'
 import type { Color } from '../routing/index.js'
-import { upstreamHeaders } from './headers.js'
+import { COLOR_HEADER, requestHeadProblem, responseHeaders, upstreamHeaders } from './headers.js'
 import type { UpstreamErrorKind } from './observer.js'
 import { rawReply, type Replies, type ReplyCode } from './replies.js'
 import type { Target, TargetSet } from './targets.js'
@@ -13,7 +13,14 @@ import { TargetSet as Targets } from './targets.js'
 /** What an upgrade tunnel needs from the data plane that owns it. */
 export interface UpgradeContext {
   readonly replies: Readonly<Record<Color, Replies>>
+  readonly exposeColor: boolean
   readonly connectMs: number
+  /** time the upstream gets to answer the upgrade request (`timeouts.headersMs`) */
+  readonly headersMs: number
+  /** an open tunnel with no byte either way for this long is closed (`timeouts.tunnelIdleMs`) */
+  readonly tunnelIdleMs: number
+  /** upgrade requests (pending or tunnelled) at most (`limits.maxTunnels`) */
+  readonly maxTunnels: number
   readonly trustForwarded: boolean
   now(): number
   /** reports the tunnel's outcome to the observer (not counted in flight) */
@@ -21,31 +28,37 @@ export interface UpgradeContext {
   healthChanged(t: Target, up: boolean, err?: Error): void
   /** upgraded sockets are tracked so `close` can end them after the grace */
   track(socket: Duplex): void
+  /** upgrade sockets tracked now (pending and open tunnels) */
+  tunnels(): number
 }
 
 // A raw socket reports a connect timeout as ETIMEDOUT (undici has its own code).
 const CONNECT_CODES: ReadonlySet<string> = new Set([...UNREACHABLE_CODES, 'ETIMEDOUT'])
 
-/** Status code of a raw HTTP response head ("HTTP/1.1 101 ..."), or 0. */
-function statusOf(chunk: Buffer): number {
-  if (chunk.length < 12 || chunk[8] !== 0x20) return 0
-  const a = chunk[9] - 48
-  const b = chunk[10] - 48
-  const c = chunk[11] - 48
-  if (a < 1 || a > 5 || b < 0 || b > 9 || c < 0 || c > 9) return 0
-  return a * 100 + b * 10 + c
+/** Statuses whose response never has a body (RFC 9110 §6.4.1). */
+function hasNoBody(status: number): boolean {
+  return status === 204 || status === 304 || status < 200
 }
 
 /**
- * A WebSocket (or any HTTP/1.1 Upgrade) request: routed like any request,
- * then a raw TCP (or TLS) connection to a target of the color carries the
- * request head with forwarded headers, and both sockets are piped into each
- * other. The upstream's answer (101 or a refusal) passes through untouched.
+ * A WebSocket (or h2c, or any HTTP/1.1 Upgrade) request: routed like any
+ * request, then a TCP (or TLS) connection to a target of the color carries the
+ * request head with forwarded headers. The upstream's answer is read with
+ * node's HTTP parser:
+ *
+ * - `101 Switching Protocols`: the head passes through, then the bytes the
+ *   client sent after its request head, and both sockets are piped into each
+ *   other (a tunnel) until either side closes or `tunnelIdleMs` passes
+ *   without a byte.
+ * - any other answer: relayed as a response with `Connection: close`, and
+ *   the client connection is closed after it. Only a 101 turns a connection
+ *   into a raw pipe, so nothing the client sends later (a second request
+ *   with forged headers, say) reaches the upstream unparsed.
  *
  * Connect failures mark the target down and try the next one (an upgrade
- * request has no body, only the bytes already read, which are kept).
- * Any error afterwards closes both sides. The observer hears of the tunnel
- * once: when the upstream's response head arrives, or when it fails.
+ * request has no body). No answer within `headersMs`: 504. The observer hears
+ * of the tunnel once: when the upstream's response head arrives, or when it
+ * fails.
  */
 export class UpgradeTunnel {
   readonly #ctx: UpgradeContext
@@ -61,6 +74,11 @@ export class UpgradeTunnel {
   #probe = false
   #attempts = 0
   #connected = false
+  #answered = false
+  #tunnel = false
+  #res: IncomingMessage | null = null
+  /** the client socket's fate is decided (refused, or the relayed answer ended) */
+  #done = false
   #reported = false
 
   constructor(
@@ -81,13 +99,27 @@ export class UpgradeTunnel {
     this.#color = color
     this.#cohort = cohort
     this.#start = start
-    ctx.track(client)
     client.on('error', this.#onClientError)
     client.on('close', this.#onClientClose)
   }
 
-  /** Connects to the next target of the color. */
+  /** Checks the request and the tunnel cap, then connects. */
   start(): void {
+    const req = this.#req
+    if (requestHeadProblem(req) !== null) {
+      this.#refuse('BAD_REQUEST', null)
+      return
+    }
+    if (this.#ctx.tunnels() >= this.#ctx.maxTunnels) {
+      this.#refuse('TOO_MANY_TUNNELS', null)
+      return
+    }
+    this.#ctx.track(this.#client)
+    this.#connect()
+  }
+
+  /** Connects to the next target of the color. */
+  #connect(): void {
     if (this.#client.destroyed) {
       this.#report(499, null)
       return
@@ -123,10 +155,10 @@ export class UpgradeTunnel {
     const t = this.#target as Target
     this.#connected = true
     this.#release()
-    up.setTimeout(0)
+    // From here the socket timeout bounds the wait for the upstream's answer.
+    up.setTimeout(this.#ctx.headersMs)
     if (t.markUp()) this.#ctx.healthChanged(t, true)
     const req = this.#req
-    const client = this.#client
     const h = upstreamHeaders(
       req.headers,
       this.#color,
@@ -136,28 +168,145 @@ export class UpgradeTunnel {
       true,
       this.#ctx.trustForwarded,
     )
-    let head = req.method + ' ' + req.url + ' HTTP/1.1\r\n'
-    for (let i = 0; i < h.length; i += 2) head += h[i] + ': ' + h[i + 1] + '\r\n'
-    up.write(head + '\r\n', 'latin1')
+    // node's client writes the head and parses the answer; the socket is ours.
+    let creq: http.ClientRequest
+    try {
+      creq = http.request({ method: req.method, path: req.url, headers: h, setHost: false, createConnection: () => up })
+    } catch {
+      // A header node's client refuses to write (its checks match its parser's; belt and braces).
+      this.#refuse('BAD_REQUEST', null)
+      return
+    }
+    creq.on('upgrade', this.#onUpgrade)
+    creq.on('response', this.#onResponse)
+    creq.on('error', this.#onRequestError)
+    creq.end()
+  }
+
+  /** The upstream switched protocols: pass its head on and pipe both ways. */
+  #onUpgrade = (res: IncomingMessage, up: Duplex, upHead: Buffer): void => {
+    if (this.#done) return
+    this.#answered = true
+    const client = this.#client
+    if (res.statusCode !== 101) {
+      // A CONNECT-style 2xx cannot come (the method is never CONNECT); be strict.
+      this.#refuse('UPSTREAM_UNAVAILABLE', 'reset')
+      return
+    }
+    this.#report(101, null)
+    this.#tunnel = true
+    const sock = this.#upstream as net.Socket
+    sock.setTimeout(this.#ctx.tunnelIdleMs)
+    let head = 'HTTP/1.1 101 ' + (res.statusMessage || 'Switching Protocols') + '\r\n'
+    const raw = res.rawHeaders
+    for (let i = 0; i < raw.length; i += 2) head += raw[i] + ': ' + raw[i + 1] + '\r\n'
+    client.write(head + '\r\n', 'latin1')
+    if (upHead.length > 0) client.write(upHead)
+    // Bytes the client sent after its head are for the new protocol only.
     if (this.#head.length > 0) up.write(this.#head)
-    up.once('data', this.#onFirstData)
     up.pipe(client)
     client.pipe(up)
   }
 
-  #onFirstData = (chunk: Buffer): void => {
-    const status = statusOf(chunk)
-    this.#report(status === 0 ? 502 : status, status === 0 ? 'reset' : null)
+  /** Any answer but 101: relay it as a response and close the connection. */
+  #onResponse = (res: IncomingMessage): void => {
+    if (this.#done) {
+      res.resume()
+      return
+    }
+    this.#answered = true
+    const status = res.statusCode ?? 0
+    if (status < 200 || status > 599) {
+      res.resume()
+      this.#refuse('UPSTREAM_UNAVAILABLE', 'reset')
+      return
+    }
+    this.#report(status, null)
+    const client = this.#client
+    if (client.destroyed) {
+      res.resume()
+      ;(this.#upstream as net.Socket).destroy()
+      return
+    }
+    const raw = res.rawHeaders
+    const buf: Buffer[] = []
+    for (let i = 0; i < raw.length; i++) buf.push(Buffer.from(raw[i], 'latin1'))
+    const h = responseHeaders(buf)
+    const noBody = hasNoBody(status) || this.#req.method === 'HEAD'
+    let head = 'HTTP/1.1 ' + status + ' ' + (res.statusMessage || http.STATUS_CODES[status] || 'Unknown') + '\r\n'
+    for (let i = 0; i < h.length; i += 2) {
+      const lower = h[i].toLowerCase()
+      // The body is relayed close-delimited unless its length is known.
+      if (noBody && lower === 'content-length') continue
+      head += h[i] + ': ' + h[i + 1] + '\r\n'
+    }
+    if (this.#ctx.exposeColor) head += COLOR_HEADER + ': ' + this.#color + '\r\n'
+    client.write(head + 'connection: close\r\n\r\n', 'latin1')
+    if (noBody) {
+      res.resume()
+      this.#endBoth()
+      return
+    }
+    this.#res = res
+    res.on('close', this.#onResponseClose)
+    res.pipe(client, { end: false })
+  }
+
+  #onResponseClose = (): void => {
+    if ((this.#res as IncomingMessage).complete) {
+      this.#endBoth()
+      return
+    }
+    // The upstream cut its answer: cut the client's too, so it looks truncated.
+    this.#done = true
+    ;(this.#upstream as net.Socket).destroy()
+    this.#client.destroy()
+  }
+
+  #endBoth = (): void => {
+    this.#done = true
+    const up = this.#upstream
+    if (up !== null) {
+      up.off('close', this.#onUpstreamClose)
+      up.destroy()
+    }
+    this.#client.end()
+  }
+
+  #onRequestError = (): void => {
+    // node's client reports socket errors (and unparsable answers, HPE_*) here.
+    if (this.#done) return
+    if (!this.#answered) {
+      this.#refuse('UPSTREAM_UNAVAILABLE', 'reset')
+      return
+    }
+    this.#client.destroy()
   }
 
   #onUpstreamTimeout = (): void => {
-    if (this.#connected) return
-    const err = Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })
-    ;(this.#upstream as net.Socket).destroy(err)
+    if (this.#done) return
+    const up = this.#upstream as net.Socket
+    if (!this.#connected) {
+      up.destroy(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' }))
+      return
+    }
+    if (!this.#answered) {
+      // No answer within headersMs.
+      this.#refuse('UPSTREAM_TIMEOUT', 'timeout')
+      return
+    }
+    // An idle tunnel (no byte either way for tunnelIdleMs), or a stalled relay.
+    up.destroy()
+    this.#client.destroy()
   }
 
   #onUpstreamError = (err: Error): void => {
+    if (this.#done) return
     if (this.#connected) {
+      if (!this.#answered) {
+        this.#refuse('UPSTREAM_UNAVAILABLE', 'reset')
+        return
+      }
       this.#client.destroy()
       return
     }
@@ -171,16 +320,21 @@ export class UpgradeTunnel {
     up.off('close', this.#onUpstreamClose)
     this.#upstream = null
     if (this.#attempts < this.#set.targets.length && !this.#client.destroyed) {
-      this.start()
+      this.#connect()
       return
     }
     this.#refuse(code === 'ETIMEDOUT' ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_UNAVAILABLE', 'connect')
   }
 
   #onUpstreamClose = (): void => {
-    // Closed before any response head: the upstream hung up on the upgrade.
-    this.#report(502, 'reset')
-    this.#client.destroy()
+    if (this.#done) return
+    if (!this.#answered) {
+      // Closed before any response head: the upstream hung up on the upgrade.
+      this.#refuse('UPSTREAM_UNAVAILABLE', 'reset')
+      return
+    }
+    // In a tunnel the other side follows; a relayed answer ends through its stream.
+    if (this.#tunnel) this.#client.destroy()
   }
 
   #onClientError = (): void => {
@@ -192,9 +346,16 @@ export class UpgradeTunnel {
     if (this.#upstream !== null) this.#upstream.destroy()
   }
 
-  #refuse(code: ReplyCode, kind: UpstreamErrorKind): void {
+  #refuse(code: ReplyCode, kind: UpstreamErrorKind | null): void {
+    this.#done = true
+    this.#answered = true
     const reply = this.#ctx.replies[this.#color][code]
     this.#report(reply.status, kind)
+    const up = this.#upstream
+    if (up !== null) {
+      up.off('close', this.#onUpstreamClose)
+      up.destroy()
+    }
     const client = this.#client
     if (!client.destroyed && client.writable) client.end(rawReply(reply))
     else client.destroy()

@@ -21,7 +21,7 @@ t.test('a minimal config gets every default and is frozen', async (t) => {
   t.same(c.admin, { host: '127.0.0.1', port: 9901, metricsPublic: false })
   t.equal(c.store.type, 'file')
   t.equal(c.initial.live, 'blue')
-  t.same(c.timeouts, { connectMs: 2000, headersMs: 30000, bodyMs: 30000 })
+  t.same(c.timeouts, { connectMs: 2000, headersMs: 30000, bodyMs: 30000, bodyIdleMs: 30000, tunnelIdleMs: 300000 })
   t.equal(c.autoRevert.maxErrorRate, 0.05)
   t.equal(c.shutdownGraceSeconds, 10)
   t.same(c.apps.map((a) => a.name), ['default'], 'the single-app shape is one app named default')

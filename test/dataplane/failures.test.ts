@@ -3,7 +3,7 @@ import { once } from 'node:events'
 import t from 'tap'
 import { request } from '../helpers/request.js'
 import { freePort, startUpstream } from '../helpers/upstream.js'
-import { setup } from '../helpers/dataplane.js'
+import { TIMEOUTS, setup } from '../helpers/dataplane.js'
 
 t.test('502 with a JSON error when the color has no reachable target', async (t) => {
   const dead = `http://127.0.0.1:${await freePort()}`
@@ -107,7 +107,7 @@ t.test('a target that comes back is used again', async (t) => {
 })
 
 t.test('504 when the upstream does not send headers in time', async (t) => {
-  const s = await setup(t, { dp: { timeouts: { connectMs: 5_000, headersMs: 300, bodyMs: 30_000 } } })
+  const s = await setup(t, { dp: { timeouts: { ...TIMEOUTS, connectMs: 5_000, headersMs: 300, bodyMs: 30_000 } } })
   const r = await request(`${s.url}/hold/never`)
   t.equal(r.status, 504)
   t.equal(r.json().error.code, 'UPSTREAM_TIMEOUT')

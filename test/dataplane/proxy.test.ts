@@ -1,7 +1,7 @@
 import http from 'node:http'
 import t from 'tap'
 import { request, setCookies } from '../helpers/request.js'
-import { setup } from '../helpers/dataplane.js'
+import { LIMITS, setup } from '../helpers/dataplane.js'
 
 t.test('routes to live and marks the color on both sides', async (t) => {
   const s = await setup(t)
@@ -146,7 +146,7 @@ t.test('HEAD, 204 and absolute-form targets', async (t) => {
 t.test('access log: one entry per request with method, url, status, color, cohort, time and client', async (t) => {
   const entries: import('../../src/dataplane/index.js').AccessLogEntry[] = []
   const s = await setup(t, {
-    dp: { accessLog: (e) => void entries.push(e), limits: { maxHeaderBytes: 16384, maxBodyBytes: 10, keepAliveTimeoutMs: 5000, connectionsPerTarget: 8 } },
+    dp: { accessLog: (e) => void entries.push(e), limits: { ...LIMITS, maxHeaderBytes: 16384, maxBodyBytes: 10, keepAliveTimeoutMs: 5000, connectionsPerTarget: 8 } },
     state: { cohorts: [{ name: 'staff', color: 'green', match: { headers: { 'x-staff': '1' } } }] },
   })
   t.equal((await request(`${s.url}/a?b=1`)).status, 200)

@@ -84,8 +84,16 @@ export interface SetupOptions {
   preview?: boolean
 }
 
-export const TIMEOUTS = { connectMs: 5_000, headersMs: 30_000, bodyMs: 30_000 }
-export const LIMITS = { maxHeaderBytes: 16_384, maxBodyBytes: 0, keepAliveTimeoutMs: 5_000, connectionsPerTarget: 16 }
+export const TIMEOUTS = { connectMs: 5_000, headersMs: 30_000, bodyMs: 30_000, bodyIdleMs: 30_000, tunnelIdleMs: 300_000 }
+export const LIMITS = {
+  maxHeaderBytes: 16_384,
+  maxBodyBytes: 0,
+  keepAliveTimeoutMs: 5_000,
+  connectionsPerTarget: 16,
+  queueTimeoutMs: 10_000,
+  maxInFlightPerClient: 0,
+  maxTunnels: 10_000,
+}
 
 /** Starts two upstreams and a data plane in front of them. */
 export async function setup(t: Teardown, o: SetupOptions = {}): Promise<Setup> {
