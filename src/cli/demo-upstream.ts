@@ -12,7 +12,7 @@ export interface DemoUpstream {
   close(): Promise<void>
 }
 
-export async function startDemoUpstream(color: string, version: string, random: () => number = Math.random): Promise<DemoUpstream> {
+export async function startDemoUpstream(color: string, version: string, random: () => number = Math.random, app?: string): Promise<DemoUpstream> {
   let errorRate = 0
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://demo')
@@ -37,6 +37,7 @@ export async function startDemoUpstream(color: string, version: string, random: 
       return
     }
     const body = {
+      ...(app === undefined ? {} : { app }),
       color,
       version,
       path: url.pathname,

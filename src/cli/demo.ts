@@ -24,8 +24,11 @@ async function freePort(host: string, port: number): Promise<number> {
   return (await tryListen(port)) ?? (await tryListen(0)) ?? 0
 }
 
+/** The demo's apps, each on `<name>.localhost`. */
+const DEMO_APPS = ['shop', 'blog'] as const
+
 /**
- * `switchyard demo`: two demo upstreams, a router in front with a file store
+ * `switchyard demo`: two apps (shop, blog) with blue and green upstreams each, a router in front with a file store
  * in a temp folder, and the commands to try. Needs nothing else running.
  */
 export async function demo(argv: string[], io: Io): Promise<number> {
@@ -50,17 +53,27 @@ export async function demo(argv: string[], io: Io): Promise<number> {
   let router: RunningRouter
   const dir = mkdtempSync(join(tmpdir(), 'switchyard-demo-'))
   try {
-    upstreams.push(await startDemoUpstream('blue', 'v1'), await startDemoUpstream('green', 'v2'))
+    // Two apps, each with a blue (v1) and a green (v2) release.
+    for (const app of DEMO_APPS) {
+      upstreams.push(await startDemoUpstream('blue', 'v1', Math.random, app), await startDemoUpstream('green', 'v2', Math.random, app))
+    }
     const [listen, preview, admin] = [
       await freePort('127.0.0.1', ports[0]),
       await freePort('127.0.0.1', ports[1]),
       await freePort('127.0.0.1', ports[2]),
     ]
+    const upstreamsOf = (i: number) => ({ blue: { targets: [upstreams[2 * i].url] }, green: { targets: [upstreams[2 * i + 1].url] } })
     const config = validateConfig({
       listen: { host: '127.0.0.1', port: listen },
       preview: { host: '127.0.0.1', port: preview },
       admin: { host: '127.0.0.1', port: admin, metricsPublic: true },
-      upstreams: { blue: { targets: [upstreams[0].url] }, green: { targets: [upstreams[1].url] } },
+      // *.localhost names resolve to 127.0.0.1 (curl, browsers); the default
+      // app also answers requests by IP.
+      apps: {
+        shop: { hosts: ['shop.localhost'], upstreams: upstreamsOf(0) },
+        blog: { hosts: ['blog.localhost'], upstreams: upstreamsOf(1) },
+      },
+      defaultApp: 'shop',
       store: { type: 'file', path: join(dir, 'state.json') },
       overrides: { enabled: true },
       smoke: { checks: [{ path: '/health', expectStatus: 200, bodyIncludes: 'ok', timeoutMs: 2000 }] },
@@ -74,30 +87,36 @@ export async function demo(argv: string[], io: Io): Promise<number> {
     io.stderr(`switchyard demo: cannot start: ${describeStartError(e)}\n`)
     return 1
   }
-  const [blue, green] = upstreams
+  const [, shopGreen] = upstreams
   const a = router.adminUrl
+  const p = new URL(router.proxyUrl).port
+  const shop = `http://shop.localhost:${p}`
+  const blog = `http://blog.localhost:${p}`
+  const pv = new URL(router.previewUrl as string).port
   io.stdout(
     [
       'switchyard demo is running (Ctrl-C to stop)',
       '',
-      `  proxy     ${router.proxyUrl}        live traffic`,
-      `  preview   ${router.previewUrl}        always the idle color (smoke-test it before a flip)`,
-      `  admin     ${a}/v1/state   admin API (metrics at ${a}/metrics)`,
-      `  blue app  ${blue.url}   green app  ${green.url}`,
-      `  state     ${join(dir, 'state.json')}`,
+      `  proxy     ${router.proxyUrl}        live traffic; apps by Host: shop.localhost, blog.localhost (default: shop)`,
+      `  preview   ${router.previewUrl}        always the idle color of the app (smoke-test it before a flip)`,
+      `  admin     ${a}/v1/apps   admin API (metrics at ${a}/metrics)`,
+      `  apps      shop: blue ${upstreams[0].url}, green ${upstreams[1].url}; blog: blue ${upstreams[2].url}, green ${upstreams[3].url}`,
+      `  state     ${dir} (one file per app)`,
       '',
       'Try:',
-      `  curl -s ${router.proxyUrl}/                                  # served by blue`,
-      `  curl -s ${router.previewUrl}/                                  # served by green (idle)`,
-      `  npx switchyard status --admin ${a}`,
-      `  npx switchyard canary 25 --admin ${a}                   # 25% of users to green, sticky by cookie`,
-      `  npx switchyard flip --admin ${a}                        # smoke-checks green, then makes it live`,
-      `  npx switchyard rollback --admin ${a}`,
-      `  npx switchyard cohort set staff --color idle --header x-staff=1 --admin ${a}`,
-      `  curl -s -H 'x-staff: 1' ${router.proxyUrl}/                  # the staff cohort sees the idle color`,
-      `  curl -s -X PUT '${green.url}/__demo/error-rate?value=1'   # make green fail, then put a canary on it:`,
-      `  npx switchyard canary 50 --force --admin ${a} && for i in $(seq 60); do curl -s -o /dev/null ${router.proxyUrl}/; done`,
-      `  npx switchyard history --admin ${a}                     # auto-revert set the canary back to 0`,
+      `  curl -s ${shop}/                          # shop, served by blue (curl resolves *.localhost to 127.0.0.1)`,
+      `  curl -s ${blog}/                          # blog, served by blue`,
+      `  curl -s -H 'Host: blog.localhost' ${router.proxyUrl}/   # the same without *.localhost support`,
+      `  curl -s http://shop.localhost:${pv}/                          # preview: shop's idle color (green)`,
+      `  npx switchyard apps --admin ${a}                           # every app: hosts, live, canary, version, errors`,
+      `  npx switchyard canary 25 --app shop --admin ${a}           # 25% of shop's users to green, sticky by cookie`,
+      `  npx switchyard flip --to green --app shop --admin ${a}     # smoke-checks green, then makes it live (blog unchanged)`,
+      `  npx switchyard rollback --app shop --admin ${a}`,
+      `  npx switchyard cohort set staff --color idle --header x-staff=1 --app blog --admin ${a}`,
+      `  curl -s -H 'x-staff: 1' ${blog}/                         # the staff cohort sees blog's idle color`,
+      `  curl -s -X PUT '${shopGreen.url}/__demo/error-rate?value=1'   # make shop's green fail, then put a canary on it:`,
+      `  npx switchyard canary 50 --force --app shop --admin ${a} && for i in $(seq 60); do curl -s -o /dev/null ${shop}/; done`,
+      `  npx switchyard history --app shop --admin ${a}             # auto-revert set the canary back to 0`,
       '',
     ].join('\n'),
   )
