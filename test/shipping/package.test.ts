@@ -76,12 +76,21 @@ t.test('ships no tests, benchmarks, sources or tooling', async (t) => {
   }
 })
 
-t.test('engines admits the Node the image and CI run', async (t) => {
+t.test('engines is honest: admits the Node the image and CI run, and no Node a runtime dependency refuses', async (t) => {
   const pinned = readFileSync(join(root, '.nvmrc'), 'utf8').trim()
   const major = Number(pinned.split('.')[0])
   t.equal(major, 24, '.nvmrc pins Node 24 LTS')
-  const min = /^>=(\d+)\.(\d+)\.(\d+)$/.exec(pkg.engines.node)
+  const min = /^>=(\d+)(?:\.\d+){0,2}$/.exec(pkg.engines.node)
   t.ok(min, `engines.node (${pkg.engines.node}) is a plain lower bound`)
-  if (min !== null) t.ok(Number(min[1]) <= major, 'and admits Node 24')
+  const floor = min === null ? Infinity : Number(min[1])
+  t.ok(floor <= major, 'it admits Node 24')
   t.match(readFileSync(join(root, 'Dockerfile'), 'utf8'), new RegExp(`^FROM node:${major}-`, 'm'), 'the image runs the same major')
+  const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, { dev?: boolean, engines?: { node?: string } }>
+  }
+  for (const [name, p] of Object.entries(lock.packages)) {
+    const m = /^>=\s*(\d+)/.exec(p.engines?.node ?? '')
+    if (name === '' || p.dev === true || m === null) continue
+    t.ok(Number(m[1]) <= floor, `${name.replace(/^node_modules\//, '')} needs Node ${p.engines?.node}; engines admits ${pkg.engines.node}`)
+  }
 })
