@@ -35,7 +35,7 @@ function load(dir: string): Obj[] {
 const only = (objs: Obj[], kind: string): Obj => {
   const found = objs.filter((o) => o.kind === kind)
   if (found.length !== 1) throw new Error(`expected one ${kind}, found ${found.length}`)
-  return found[0]!
+  return found[0]
 }
 const matches = (selector: Record<string, string>, labels: Record<string, string>) =>
   Object.entries(selector).every(([k, v]) => labels[k] === v)
@@ -51,7 +51,7 @@ for (const set of sets) {
     const cm = only(objs, 'ConfigMap')
     const deployments = objs.filter((o) => o.kind === 'Deployment' && o.metadata.name === 'switchyard')
     t.equal(deployments.length, 1, 'one switchyard Deployment')
-    const dep = deployments[0]!
+    const dep = deployments[0]
     const pod = dep.spec.template.spec
     const container = pod.containers.find((c: Obj) => c.name === 'switchyard')
     t.ok(container, 'a switchyard container')

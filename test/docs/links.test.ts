@@ -16,21 +16,21 @@ export function referencedPaths(text: string, docDir: string): { path: string, a
   const out: { path: string, as: string }[] = []
   // [text](target) — skip URLs, anchors and mail
   for (const m of text.matchAll(/\]\(([^)\s]+)\)/g)) {
-    const target = m[1]!.split('#')[0]!
+    const target = m[1].split('#')[0]
     if (target === '' || /^[a-z][a-z0-9+.-]*:/i.test(target)) continue
     out.push({ path: relative(root, join(root, docDir, target)), as: m[0] })
   }
   // `path/like/this.ts`, `docs/`, `LICENSE` — one word, no placeholders or globs
   for (const m of text.matchAll(/`([^`\s]+)`/g)) {
-    const word = m[1]!.replace(/[.,:;]$/, '')
+    const word = m[1].replace(/[.,:;]$/, '')
     if (/[<>*{}$=]/.test(word) || word.startsWith('/') || word.startsWith('-')) continue
-    const first = word.split('/')[0]!
+    const first = word.split('/')[0]
     const isRepoPath = word.includes('/') && topLevel.has(first)
     const isFileName = !word.includes('/') && (/^[\w-]+\.(md|ts|js|mjs|json|ya?ml)$/.test(word) || ['LICENSE', 'Dockerfile'].includes(word))
     if (!isRepoPath && !isFileName) continue
     // a bare file name may live at the top or beside the document
     const candidates = isFileName ? [word, join(docDir, word)] : [word]
-    out.push({ path: candidates.find((c) => existsSync(join(root, c))) ?? candidates[0]!, as: m[0] })
+    out.push({ path: candidates.find((c) => existsSync(join(root, c))) ?? candidates[0], as: m[0] })
   }
   return out
 }

@@ -135,7 +135,7 @@ t.test('replaying the recipe gives a router that runs unprivileged on a read-onl
             if (r.status !== 0) return
           } else if (/^apt-get /.test(step.args)) {
             // Debian packages come from the base image's apt; only tini is expected
-            const pkgs = [...step.args.matchAll(/install((?: -\S+)*)((?: [a-z0-9][\w.+-]*)+)/g)].flatMap((m) => m[2]!.trim().split(' '))
+            const pkgs = [...step.args.matchAll(/install((?: -\S+)*)((?: [a-z0-9][\w.+-]*)+)/g)].flatMap((m) => m[2].trim().split(' '))
             t.same(pkgs.filter((p) => !p.startsWith('-')), ['tini'], `${where}: installs only tini`)
           } else {
             const m = /^mkdir -p (\/\S+) && chown (\d+):(\d+) \1$/.exec(step.args)
@@ -143,7 +143,7 @@ t.test('replaying the recipe gives a router that runs unprivileged on a read-onl
               t.fail(`${where}: the replay does not know RUN ${step.args}; teach test/shipping/image.test.ts`)
               return
             }
-            const dir = inRoot(root, m[1]!, '/')
+            const dir = inRoot(root, m[1], '/')
             mkdirSync(dir, { recursive: true })
             volumes.push(dir)
             if (isRoot) chownSync(dir, UNPRIVILEGED, UNPRIVILEGED)
@@ -170,7 +170,7 @@ t.test('replaying the recipe gives a router that runs unprivileged on a read-onl
   const green = await startUpstream({ color: 'green' })
   cleanups.push(() => blue.close(), () => green.close())
   const cmd = execForm(last(final, 'CMD')!)
-  const configAt = cmd[cmd.indexOf('--config') + 1]!
+  const configAt = cmd[cmd.indexOf('--config') + 1]
   const configPath = inRoot(root, configAt, '/')
   const config = parse(readFileSync(configPath, 'utf8')) as Record<string, any>
   config.listen.host = '127.0.0.1'
@@ -205,7 +205,7 @@ t.test('replaying the recipe gives a router that runs unprivileged on a read-onl
   const user = isRoot ? ['setpriv', `--reuid=${UNPRIVILEGED}`, `--regid=${UNPRIVILEGED}`, '--clear-groups'] : []
   // tap adds its process tracker to every child's NODE_OPTIONS; the image has none
   const [exe, ...args] = ['env', '-u', 'NODE_OPTIONS', ...user, ...argv]
-  const child = spawn(exe!, args, {
+  const child = spawn(exe, args, {
     cwd: inRoot(root, final.steps.filter((s) => s.op === 'WORKDIR').at(-1)?.args ?? '/', '/'),
     env: {
       PATH: `${nodeDir}:/usr/bin:/bin`,

@@ -54,7 +54,8 @@ export function createAdminApp(deps: AdminDeps, opts: AdminAppOptions = {}): Adm
   const logger = opts.logger
   const app = Fastify({
     ...(typeof logger === 'object'
-      ? { loggerInstance: logger as FastifyBaseLogger }
+      ? // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- tsc needs it (overloads)
+        { loggerInstance: logger as FastifyBaseLogger }
       : { logger: logger === true ? { level: 'info', redact: ADMIN_LOG_REDACT } : false }),
     bodyLimit: ADMIN_BODY_LIMIT,
     ajv: {
@@ -94,7 +95,7 @@ export function createAdminApp(deps: AdminDeps, opts: AdminAppOptions = {}): Adm
   app.register(cohortRoutes(deps))
   app.register(historyRoutes(deps))
   app.register(explainRoutes(deps))
-  for (const plugin of opts.plugins ?? []) app.register(plugin as FastifyPluginAsyncTypebox)
+  for (const plugin of opts.plugins ?? []) app.register(plugin)
 
   app.get('/docs/json', { schema: { hide: true } }, async () => app.swagger())
   return app

@@ -46,7 +46,7 @@ export function explainRoutes(deps: AdminDeps): FastifyPluginAsyncTypebox {
         },
       },
       async (req) => {
-        const headers: Record<string, string> = Object.create(null)
+        const headers = Object.create(null) as Record<string, string>
         for (const [k, v] of Object.entries(req.body.headers ?? {})) headers[k.toLowerCase()] = v
         let cookies: Record<string, string> | null = null
         if (req.body.cookies !== undefined) cookies = { ...req.body.cookies }
