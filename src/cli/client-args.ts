@@ -79,7 +79,7 @@ export function parseClientArgs(argv: string[]): ParsedArgs {
     // node's messages are clear ("Unknown option '--colour'"); drop its hints about '--'.
     throw new UsageError((e as Error).message.split('. To specify')[0])
   }
-  const given = [...new Set((parsed.tokens ?? []).flatMap((t) => (t.kind === 'option' ? [t.name as OptionName] : [])))]
+  const given = [...new Set((parsed.tokens ?? []).flatMap((t) => (t.kind === 'option' ? [t.name] : [])))]
   const [command, ...args] = parsed.positionals
   return { command, args, values: parsed.values, given }
 }

@@ -107,7 +107,7 @@ export function formatCohorts(cohorts: Cohort[]): string {
   return table(['NAME', 'COLOR', 'MATCH'], cohorts.map((c) => [c.name, c.color, matchSummary(c)]))
 }
 
-const cell = (v: unknown) => (v === null || v === undefined ? '-' : typeof v === 'number' ? String(v) : String(v))
+const cell = (v: unknown) => (v === null || v === undefined ? '-' : typeof v === 'string' ? v : JSON.stringify(v))
 
 /** `history`: newest first. */
 export function formatHistory(entries: HistoryEntry[]): string {

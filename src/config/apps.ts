@@ -49,7 +49,7 @@ export function resolveApps(raw: RawConfig, problems: string[]): { apps: AppConf
     if (hosts.length === 0 && raw.defaultApp !== name) {
       problems.push(`apps.${name}.hosts: required (an app without hosts gets traffic only as defaultApp)`)
     }
-    apps.push(appOf(raw, name, hosts, input as unknown as Record<string, unknown>))
+    apps.push(appOf(raw, name, hosts, input))
   }
   let defaultApp: string | null = null
   if (raw.defaultApp !== undefined) {

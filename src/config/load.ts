@@ -147,8 +147,7 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): Config {
   if (problems.length > 0) throw new ConfigError(problems)
   const file = withDefaults as unknown as RawConfig
   const resolved = resolveApps(file, problems)
-  const { apps: _apps, defaultApp: _defaultApp, ...rest } = file
-  const config = { ...rest, apps: resolved.apps, defaultApp: resolved.defaultApp } as unknown as Config & { store: RawConfig['store'] }
+  const config = { ...file, apps: resolved.apps, defaultApp: resolved.defaultApp } as unknown as Config & { store: RawConfig['store'] }
   if (!isLoopback(config.admin.host) && config.admin.token === undefined) {
     problems.push(`admin.token: required when admin.host (${config.admin.host}) is not loopback`)
   }

@@ -129,8 +129,9 @@ export const DEFAULT_APP = 'default'
 function appSection(section: TObject): TObject {
   const props: Record<string, TSchema> = {}
   for (const [k, v] of Object.entries(section.properties)) {
-    const { default: _unused, ...rest } = v as TSchema & { default?: unknown }
-    props[k] = Type.Optional(rest as TSchema)
+    const rest: TSchema = { ...v }
+    delete rest.default
+    props[k] = Type.Optional(rest)
   }
   return Type.Object(props, { additionalProperties: false })
 }

@@ -55,7 +55,7 @@ export function summary(entry: HistoryEntry, app = entry.app ?? 'default'): stri
   const detail = entry.detail
   const rate =
     entry.action === 'auto-revert' && detail !== undefined && typeof detail.errorRate === 'number'
-      ? `: ${detail.color} error rate ${(detail.errorRate * 100).toFixed(1)}% over ${detail.requests} requests`
+      ? `: ${String(detail.color)} error rate ${(detail.errorRate * 100).toFixed(1)}% over ${String(detail.requests)} requests`
       : ''
   const where = app === 'default' ? '' : ` ${app}:`
   return `switchyard${where} ${entry.action} ${String(entry.from)} → ${String(entry.to)} by ${entry.actor}${rate}${reason} [v${entry.version}]`
@@ -159,7 +159,7 @@ export function createNotifier(opts: NotifierOptions): Notifier {
         await Promise.race([Promise.all(running), new Promise((resolve) => timer.addEventListener('abort', resolve))])
       }
       stop.abort()
-      await Promise.all(receivers.map((r) => r.running))
+      await Promise.all(receivers.map((r) => r.running).filter((p) => p !== null))
       await agent.destroy()
     },
   }

@@ -109,8 +109,6 @@ export class ErrorWindows implements RequestObserver {
     this.#now = opts.now
     this.#blue = new Ring(opts.windowSeconds)
     this.#green = new Ring(opts.windowSeconds)
-    // Handed around as a listener: bind once here, not per call.
-    this.onChange = this.onChange.bind(this)
   }
 
   #ring(color: Color): Ring {
@@ -141,7 +139,8 @@ export class ErrorWindows implements RequestObserver {
    * canary leaving 0, a new rollout or rollout step). Wire to the state
    * service's 'change' event.
    */
-  onChange(e: ChangeEvent): void {
+  // An arrow property: handed around as a listener, bound once.
+  readonly onChange = (e: ChangeEvent): void => {
     for (const color of resetsFor(e.previous, e.state)) this.reset(color)
   }
 }

@@ -288,8 +288,8 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
     // The client went away (mid-upload, or its socket was destroyed) and
     // undici noticed before node closed the response. Not the upstream's fault.
     const req = this.#req
-    // Node may already have let go of the socket reference (typed non-null, can be null).
-    const sock = (res.socket as typeof res.socket | null) ?? (req.socket as typeof req.socket | null)
+    // Node may already have let go of the socket reference (null).
+    const sock = res.socket ?? req.socket
     if (res.destroyed || (sock !== null && sock.destroyed) || (req.destroyed && !req.complete)) {
       this.#clientGone = true
       this.#finish(this.#headersSent ? res.statusCode : CLIENT_CLOSED, null)

@@ -6,7 +6,7 @@
 
 /** An object without a prototype, so `cookies['constructor']` is undefined. */
 const NullObject = function NullObject() {} as unknown as { new (): Record<string, string> }
-NullObject.prototype = Object.create(null)
+NullObject.prototype = Object.create(null) as object
 
 function isSpace(c: number): boolean {
   return c === 0x20 || c === 0x09

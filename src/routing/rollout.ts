@@ -41,7 +41,8 @@ export function validatePlan(steps: readonly RolloutStep[]): void {
   }
   let last = 0
   for (let i = 0; i < steps.length; i++) {
-    const { percent, holdSeconds } = steps[i]
+    // (Array.isArray above widened `steps` to any[])
+    const { percent, holdSeconds } = steps[i] as RolloutStep
     if (typeof percent !== 'number' || !(percent > 0 && percent <= 100)) {
       throw bad(`steps[${i}].percent must be above 0 and at most 100`)
     }

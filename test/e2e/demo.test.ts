@@ -29,7 +29,7 @@ t.test('switchyard demo serves, flips through the CLI, stops on SIGINT', async (
     })
     void exited.then((code) => reject(new Error(`demo exited ${code}: ${err}`)))
   })
-  const get = async (url: string, host?: string) => (await request(url, host === undefined ? {} : { headers: { host } })).json() as { app: string; color: string }
+  const get = async (url: string, host?: string) => (await request(url, host === undefined ? {} : { headers: { host } })).json<{ app: string; color: string }>()
   t.match(await get(urls.proxy + '/'), { app: 'shop', color: 'blue' }, 'by IP: the default app, shop; live is blue')
   t.match(await get(urls.proxy + '/', 'blog.localhost'), { app: 'blog', color: 'blue' }, 'blog by its host')
   t.match(await get(urls.preview + '/', 'shop.localhost'), { app: 'shop', color: 'green' }, 'preview is the idle color')

@@ -215,7 +215,7 @@ t.test(`fuzz: ${CASES} malformed request heads (seed ${SEED.toString(16)})`, asy
   const plain = seen.filter((s) => s.headers.upgrade === undefined && s.url !== '/after')
   for (let i = 0; i < 50 && accessLines().length < plain.length; i++) await new Promise((res) => setTimeout(res, 100))
   for (const l of accessLines()) {
-    const k = `${l.method} ${l.url}`
+    const k = `${String(l.method)} ${String(l.url)}`
     logged.set(k, (logged.get(k) ?? 0) + 1)
   }
   const unlogged: string[] = []

@@ -50,7 +50,7 @@ export function exchange(
     sock.on('error', () => finish(true))
     sock.on('close', () => finish(true))
     sock.on('end', () => finish(true))
-    sock.on('connect', async () => {
+    sock.on('connect', () => void (async () => {
       for (let i = 0; i < parts.length; i++) {
         if (i > 0) {
           if (opts.waitFor !== undefined) {
@@ -64,7 +64,7 @@ export function exchange(
       }
       // Half-close: the router has everything and must answer or close.
       if (opts.end === true && !sock.destroyed) sock.end()
-    })
+    })())
   })
 }
 
@@ -78,7 +78,7 @@ export function statuses(data: string): number[] {
 }
 
 /** What a scripted upstream does with one request head. */
-export type Answer = string | 'hang' | 'tunnel'
+export type Answer = string /* a raw answer, or 'hang' or 'tunnel' */
 
 export interface RawUpstream {
   url: string

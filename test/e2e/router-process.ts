@@ -50,12 +50,12 @@ export async function startRouterProcess(configPath: string, env: NodeJS.Process
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let err = ''
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d))
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d))
   const logs: Record<string, unknown>[] = []
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
   const started = new Promise<Record<string, unknown>>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`router did not start in ${timeoutMs} ms; stderr: ${err}`)), timeoutMs)
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
       let rec: Record<string, unknown>
       try {
         rec = JSON.parse(line) as Record<string, unknown>

@@ -30,6 +30,7 @@ for (const [header, want] of cases) {
 t.test('the result has no prototype keys', async (t) => {
   const got = parseCookies('a=1') as Record<string, string>
   t.equal(got['constructor'], undefined)
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- reading it proves it is absent
   t.equal(got['toString'], undefined)
   t.equal(got['__proto__'], undefined)
 })

@@ -31,7 +31,7 @@ t.test('no checks configured: ok with an empty list', async (t) => {
 t.test('every target of the color is checked; a 500 on one fails the report', async (t) => {
   const seen: string[] = []
   const good = await server(t, (req, res) => {
-    seen.push(`good ${req.method} ${req.url} ${req.headers['x-switchyard-smoke']}`)
+    seen.push(`good ${req.method} ${req.url} ${String(req.headers['x-switchyard-smoke'])}`)
     res.end('status: ok')
   })
   const bad = await server(t, (req, res) => {

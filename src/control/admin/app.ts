@@ -82,7 +82,8 @@ export function createAdminApp(deps: AdminDeps, opts: AdminAppOptions = {}): Adm
   const timeouts = { ...ADMIN_TIMEOUTS, ...opts.timeouts }
   const app = Fastify({
     ...(typeof logger === 'object'
-      ? { loggerInstance: logger as FastifyBaseLogger }
+      ? // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- tsc needs it (overloads)
+        { loggerInstance: logger as FastifyBaseLogger }
       : { logger: logger === true ? { level: 'info', redact: ADMIN_LOG_REDACT } : false }),
     bodyLimit: ADMIN_BODY_LIMIT,
     connectionTimeout: timeouts.idleMs,
@@ -118,7 +119,7 @@ export function createAdminApp(deps: AdminDeps, opts: AdminAppOptions = {}): Adm
   app.removeContentTypeParser('application/json')
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
     if (body === '') done(null, undefined)
-    else parseJson(req, body as string, done)
+    else void parseJson(req, body as string, done)
   })
   app.addHook('preValidation', async (req) => {
     if (req.body === undefined && (req.method === 'POST' || req.method === 'PUT')) req.body = {}
@@ -148,7 +149,7 @@ export function createAdminApp(deps: AdminDeps, opts: AdminAppOptions = {}): Adm
       healthRoutes(clock),
     ]),
   )
-  for (const plugin of opts.plugins ?? []) app.register(plugin as FastifyPluginAsyncTypebox)
+  for (const plugin of opts.plugins ?? []) app.register(plugin)
 
   app.get('/docs/json', { schema: { hide: true } }, async () => app.swagger())
   return app

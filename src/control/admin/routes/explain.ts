@@ -33,7 +33,7 @@ export function explainRoutes(): FastifyPluginAsyncTypebox {
         },
       },
       async (req) => {
-        const headers: Record<string, string> = Object.create(null)
+        const headers = Object.create(null) as Record<string, string>
         for (const [k, v] of Object.entries(req.body.headers ?? {})) headers[k.toLowerCase()] = v
         // One table for the whole answer, as one request would see; the
         // data plane's own path from headers (and cookies) to facts.
