@@ -20,6 +20,7 @@ export const ERRORS = {
   INTERNAL: { status: 500, message: 'Internal error' },
   UPSTREAM_UNAVAILABLE: { status: 502, message: 'No upstream target of the color answered' },
   STORE_UNAVAILABLE: { status: 503, message: 'The state store is unavailable' },
+  TOO_MANY_STREAMS: { status: 503, message: 'Too many event streams are open' },
   UPSTREAM_TIMEOUT: { status: 504, message: 'The upstream did not answer in time' },
   CONFIG_INVALID: { status: 500, message: 'The configuration is not valid' },
 } as const
