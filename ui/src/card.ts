@@ -87,15 +87,15 @@ export class AppCard {
       'section',
       { class: 'app', 'data-app': name, 'aria-label': `app ${name}` },
       h('header', { class: 'app-head' }, h('h2', null, name), field('version', 'version'), h('span', { class: 'hosts', 'data-field': 'hosts' }, hosts.join(', ') || '(every host)')),
-      h('div', { class: 'facts' }, fact('Live', 'live'), fact('Canary', 'canary'), fact('Mirror', 'mirror'), fact('Shadow mismatch', 'shadow'), fact('Instances', 'instances')),
+      h('div', { class: 'facts' }, fact('Live', 'live'), fact('Canary', 'canary'), fact('Mirror', 'mirror'), fact('Shadow diff', 'shadow'), fact('Instances', 'instances')),
       this.#rolloutBox,
       h('div', { class: 'colors' }, ...colorRows, h('p', { class: 'hint' }, 'last 3 minutes, this instance')),
       h(
         'div',
         { class: 'actions' },
         h('div', { class: 'buttons' }, this.#flip, rollbackBtn),
-        h('div', { class: 'set' }, this.#canaryInput, h('button', { type: 'button', 'data-action': 'canary', onclick: () => this.#confirmCanary() }, 'Set canary')),
-        h('div', { class: 'set' }, this.#mirrorInput, this.#mirrorButton),
+        h('div', { class: 'set' }, h('span', { class: 'unit' }, this.#canaryInput, '%'), h('button', { type: 'button', 'data-action': 'canary', onclick: () => this.#confirmCanary() }, 'Set canary')),
+        h('div', { class: 'set' }, h('span', { class: 'unit' }, this.#mirrorInput, '%'), this.#mirrorButton),
       ),
       h('div', { class: 'history' }, h('h3', null, 'Last changes'), (this.#f.history = h('ol', { 'data-field': 'history' }))),
     )
@@ -186,8 +186,9 @@ export class AppCard {
     const v = this.state.version
     const applied = list.filter((i) => (i.apps?.[this.name] ?? i.appliedVersion) >= v).length
     const el = this.#f.instances
-    setText(el, list.length === 0 ? '—' : applied === list.length ? `${applied}/${list.length} converged` : `${applied}/${list.length} applied v${v}`)
+    setText(el, list.length === 0 ? '—' : applied === list.length ? `${applied}/${list.length} ✓` : `${applied}/${list.length} on v${v}`)
     el.className = `value ${applied === list.length ? 'ok' : 'warn'}`
+    el.title = applied === list.length ? `every instance applied v${v}` : `${list.length - applied} instance(s) have not applied v${v} yet`
   }
 
   addStats(colors: Record<Color, ColorStats>): void {

@@ -2,9 +2,11 @@ import { svg } from './dom.js'
 
 /** Points kept per chart: 3 minutes of 1 s stats. */
 export const POINTS = 180
+/** The x axis spans at least this many points, so a fresh page's first seconds do not fill the chart. */
+const MIN_SPAN = 20
 
 /**
- * A sparkline: one SVG path over the last {@link POINTS} values, scaled to
+ * A sparkline: one SVG path over the last values (up to {@link POINTS}), scaled to
  * the largest (at least `floor`), with gaps where a value is missing.
  */
 export class Sparkline {
@@ -17,13 +19,15 @@ export class Sparkline {
     this.#floor = floor
     this.#area = svg('path', { class: 'spark-area' })
     this.#line = svg('path', { class: 'spark-line', 'vector-effect': 'non-scaling-stroke' })
-    this.el = svg('svg', { class: 'spark', viewBox: `0 0 ${POINTS - 1} 100`, preserveAspectRatio: 'none', role: 'img', 'aria-label': label }, this.#area, this.#line)
+    this.el = svg('svg', { class: 'spark', viewBox: `0 0 ${MIN_SPAN - 1} 100`, preserveAspectRatio: 'none', role: 'img', 'aria-label': label }, this.#area, this.#line)
   }
 
   update(values: readonly (number | null)[]): void {
     let max = this.#floor
     for (const v of values) if (v !== null && v > max) max = v
-    const x0 = POINTS - values.length
+    const span = Math.max(values.length, MIN_SPAN)
+    this.el.setAttribute('viewBox', `0 0 ${span - 1} 100`)
+    const x0 = span - values.length
     let line = ''
     let area = ''
     let runStart = -1
