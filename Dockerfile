@@ -8,6 +8,7 @@ FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY src ./src
+COPY ui ./ui
 RUN npm ci --no-audit --no-fund
 RUN npm prune --omit=dev --no-audit --no-fund
 

@@ -24,6 +24,7 @@ export const ERRORS = {
   UPSTREAM_BUSY: { status: 503, message: 'Every connection to the color stayed busy; try again' },
   TOO_MANY_TUNNELS: { status: 503, message: 'Too many upgraded connections are open; try again' },
   STORE_UNAVAILABLE: { status: 503, message: 'The state store is unavailable' },
+  TOO_MANY_STREAMS: { status: 503, message: 'Too many event streams are open' },
   UPSTREAM_TIMEOUT: { status: 504, message: 'The upstream did not answer in time' },
   CONFIG_INVALID: { status: 500, message: 'The configuration is not valid' },
 } as const

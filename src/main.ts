@@ -4,9 +4,12 @@ import { readFileSync } from 'node:fs'
 import type { Redis } from 'ioredis'
 import { loadConfig, type AppConfig, type Config } from './config/index.js'
 import { createAdminApp, type AdminPlugin } from './control/admin/index.js'
+import { eventsRoutes } from './control/admin/routes/events.js'
 import { instancesRoutes } from './control/admin/routes/instances.js'
 import { metricsRoutes } from './control/admin/routes/metrics.js'
 import { reloadRoutes } from './control/admin/routes/reload.js'
+import { uiRoutes } from './control/admin/routes/ui.js'
+import { EventHub } from './control/events/index.js'
 import type { AppControl } from './control/app.js'
 import { AppSet } from './control/app-set.js'
 import { singleInstance, type InstanceRegistry } from './control/single-instance.js'
@@ -143,8 +146,10 @@ export async function startRouter(config: Config, deps: RouterDeps = {}): Promis
     const metrics: Metrics = createMetrics({ version: packageVersion() })
     let notifier: Notifier = newNotifier(config, logger)
     const caches = new Map<string, StateCache>()
+    let events: EventHub | undefined
     const onChange = (e: ChangeEvent): void => {
       notifier.onChange(e)
+      events?.onChange(e)
       caches.get(e.app)?.write(e.state)
     }
     let registry: InstanceRegistry | undefined
@@ -261,8 +266,13 @@ export async function startRouter(config: Config, deps: RouterDeps = {}): Promis
       return p
     }
 
+    const hub = new EventHub({ apps: () => apps.list(), tallies: (name) => metrics.app(name).snapshot(), logger: logger.child({ component: 'events' }) })
+    events = hub
+    cleanups.push(() => hub.close())
     const plugins: AdminPlugin[] = [
       instancesRoutes({ registry: reg }),
+      eventsRoutes(hub),
+      uiRoutes(),
       metricsRoutes({ registry: metrics.registry }),
       reloadRoutes({ reload }),
     ]

@@ -47,6 +47,30 @@ class Tallies {
     this.sums[c] += seconds
     if (kind !== null) this.kinds[c * KINDS.length + KINDS.indexOf(kind)]++
   }
+
+  /** Copies of the counts of one color (for the events stream; never on the hot path). */
+  color(color: Color): ColorTallies {
+    const c = ci(color)
+    let requests = 0
+    let errors = 0
+    for (let s = 0; s < CODES; s++) {
+      const n = this.codes[c * CODES + s]
+      requests += n
+      if (s >= 500) errors += n
+    }
+    return { requests, errors, buckets: this.buckets.slice(c * (NB + 1), (c + 1) * (NB + 1)) }
+  }
+}
+
+/**
+ * One color's counts since start, copied: requests, errors (5xx sent to the
+ * client, the router's own 502/504 included) and requests per duration
+ * bucket (not cumulative; bounds {@link DURATION_BUCKETS}, last = +Inf).
+ */
+export interface ColorTallies {
+  requests: number
+  errors: number
+  buckets: Float64Array
 }
 
 /** One app's metrics: its request sink and its state gauges. */
@@ -57,6 +81,8 @@ export interface AppMetrics {
   readonly onChange: (e: ChangeEvent) => void
   /** sets the state gauges (live_color, canary_percent, …) from a snapshot, e.g. at start */
   setState(state: State): void
+  /** read-only copies of the request tallies per color (the events stream diffs them) */
+  snapshot(): Record<Color, ColorTallies>
 }
 
 export interface Metrics {
@@ -172,6 +198,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     const m: AppMetrics = {
       observer: t,
       setState,
+      snapshot: () => ({ blue: t.color('blue'), green: t.color('green') }),
       onChange(e: ChangeEvent): void {
         setState(e.state)
         if (e.entry === null) return

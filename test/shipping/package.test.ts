@@ -58,13 +58,18 @@ t.test('ships the compiled code, the bin and the example configs', async (t) => 
   t.ok(sources.length > 10, 'src/ has the sources')
   for (const s of sources) t.ok(paths.includes(s.replace(/^src\//, 'dist/').replace(/\.ts$/, '.js')), `${s} is shipped as .js`)
   const compiled = paths.filter((p) => p.startsWith('dist/') && p.endsWith('.js'))
-  for (const c of compiled) t.ok(existsSync(join(root, c.replace(/^dist\//, 'src/').replace(/\.js$/, '.ts'))), `${c} has a source (no stale build output)`)
+  // dist/ui/ is the dashboard, compiled from ui/src/; the rest from src/.
+  const sourceOf = (c: string) => (c.startsWith('dist/ui/') ? c.replace(/^dist\/ui\//, 'ui/src/') : c.replace(/^dist\//, 'src/')).replace(/\.js$/, '.ts')
+  for (const c of compiled) t.ok(existsSync(join(root, sourceOf(c))), `${c} has a source (no stale build output)`)
+  // the dashboard ships whole: its modules and static files
+  for (const s of walk('ui/src').filter((p) => p.endsWith('.ts') && !p.endsWith('types.ts'))) t.ok(paths.includes(s.replace(/^ui\/src\//, 'dist/ui/').replace(/\.ts$/, '.js')), `${s} is shipped as .js`)
+  for (const f of ['dist/ui/index.html', 'dist/ui/style.css', 'dist/ui/icon.svg']) t.ok(paths.includes(f), `${f} is shipped`)
   // bin/switchyard.js loads this file
   t.ok(paths.includes('dist/cli/index.js'), 'the CLI entry the bin imports')
 })
 
 t.test('ships no tests, benchmarks, sources or tooling', async (t) => {
-  const allowed = /^(package\.json|README\.md|LICENSE|bin\/[^/]+\.js|config\/[^/]+\.ya?ml|dist\/.+\.js(\.map)?)$/
+  const allowed = /^(package\.json|README\.md|LICENSE|bin\/[^/]+\.js|config\/[^/]+\.ya?ml|dist\/.+\.js(\.map)?|dist\/ui\/(index\.html|style\.css|icon\.svg))$/
   for (const p of paths) t.match(p, allowed, `${p} is meant to be shipped`)
   for (const p of paths) {
     t.notMatch(p, /^(test|bench|src|docs|deploy|\.ci)\/|\.test\.|tsconfig|Dockerfile/, `${p} is not a test, benchmark or tooling file`)

@@ -10,11 +10,16 @@ export interface AuthOptions {
   metricsPublic: boolean
 }
 
-/** Paths that never need the token: probes, and /metrics when public. */
+/** Paths that never need the token: probes, and /metrics when public (and the dashboard's files, see isUiPath). */
 function publicPaths(o: AuthOptions): ReadonlySet<string> {
   const paths = new Set(['/healthz', '/readyz'])
   if (o.metricsPublic) paths.add('/metrics')
   return paths
+}
+
+/** The dashboard's static files: they hold no data, the page asks for the token itself. */
+function isUiPath(path: string): boolean {
+  return path === '/ui' || path.startsWith('/ui/')
 }
 
 function digest(s: string): Buffer {
@@ -48,7 +53,7 @@ export function createAuthHook(o: AuthOptions): (req: FastifyRequest, reply: Fas
     if (expected === null) return
     const q = req.url.indexOf('?')
     const path = q === -1 ? req.url : req.url.slice(0, q)
-    if (open.has(path)) return
+    if (open.has(path) || isUiPath(path)) return
     const header = req.headers.authorization
     const m = header === undefined ? null : /^Bearer[ ]+(\S+)\s*$/i.exec(header)
     if (m === null || !tokenMatches(expected, m[1])) {
