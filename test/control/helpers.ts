@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Test } from 'tap'
+import { fakeClock } from '../helpers/time.js'
 
 /** A fresh temp directory removed when the test ends. */
 export async function tempDir(t: Test): Promise<string> {
@@ -9,14 +10,6 @@ export async function tempDir(t: Test): Promise<string> {
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   return dir
 }
-
-/** A fixed clock that moves only when told. */
-export function fakeClock(start = Date.parse('2025-01-01T00:00:00Z')): { now: () => number; advance: (ms: number) => void } {
-  let t = start
-  return { now: () => t, advance: (ms) => { t += ms } }
-}
-
-
 
 import { RolloutController } from '../../src/control/rollout.js'
 import { Runtime } from '../../src/control/runtime.js'
@@ -108,3 +101,4 @@ export async function adminFixture(
 }
 
 export { stateV, entryV } from '../helpers/state.js'
+export { fakeClock } from '../helpers/time.js'
