@@ -11,7 +11,7 @@ export async function tempDir(t: Test): Promise<string> {
   return dir
 }
 
-import { RolloutController } from '../../src/control/rollout.js'
+import { RolloutController } from '../../src/control/rollout-controller.js'
 import { Runtime } from '../../src/control/runtime.js'
 import { StateService, loadOrInit } from '../../src/control/service.js'
 import { createFileStore } from '../../src/control/store/index.js'
