@@ -1,16 +1,15 @@
 import { hostname } from 'node:os'
 import type { Redis } from 'ioredis'
 import { SwitchyardError } from '../errors.js'
+import { silentLog, type Log } from '../observability/logger.js'
 import {
   closeClient,
   createRedisClient,
   describeRedis,
-  silentLogger,
   toStoreError,
   watchConnection,
   whenReady,
   type RedisConnectionOptions,
-  type RedisLogger,
 } from './store/redis-connection.js'
 import { appliedApp, type InstanceInfo, type InstanceRegistry } from './single-instance.js'
 
@@ -36,7 +35,7 @@ export interface InstanceRegistryOptions {
   clock?: () => number
   host?: string
   pid?: number
-  logger?: RedisLogger
+  logger?: Log
 }
 
 /**
@@ -116,7 +115,7 @@ export class RedisInstanceRegistry implements InstanceRegistry {
     this.#connectTimeoutMs = ('client' in redis ? undefined : redis.connectTimeoutMs) ?? 1000
     this.#client = 'client' in redis ? redis.client : createRedisClient(redis, 'commands')
     this.#where = 'client' in redis ? 'redis (shared client)' : describeRedis(redis)
-    if (this.#own) watchConnection(this.#client, opts.logger ?? silentLogger, `${this.#where} (instances)`)
+    if (this.#own) watchConnection(this.#client, opts.logger ?? silentLog, `${this.#where} (instances)`)
     this.#client.defineCommand('switchyardPrune', { numberOfKeys: 2, lua: PRUNE })
     this.#setKey = `${opts.prefix}:instances`
     this.#ownKey = this.#keyOf(opts.id)

@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream'
 import { performance } from 'node:perf_hooks'
 import type { Dispatcher } from 'undici'
 import { COLORS, compileHosts, matchHost, type Color, type HostTable } from '../routing/index.js'
+import type { Log } from '../observability/logger.js'
 import { AppRoute, type PlaneHost } from './app-route.js'
 import { ClientLimit } from './client-limit.js'
 import { requestHeadProblem, upstreamHeaders } from './headers.js'
@@ -13,7 +14,7 @@ import { ProxyRequest, ProxyResponse, onResponseClose, watchBodyIdle } from './p
 import { buildReplies, rawReply, sendReply, type Reply } from './replies.js'
 import { Router } from './route.js'
 import { logTransition, type Target, type TargetSet } from './targets.js'
-import type { AppsOptions, DataPlane, DataPlaneOptions, ListenOptions, Logger, TargetHealth } from './types.js'
+import type { AppsOptions, DataPlane, DataPlaneOptions, ListenOptions, TargetHealth } from './types.js'
 import { UpgradeTunnel } from './upgrade.js'
 import { WaitQueue } from './wait-queue.js'
 
@@ -41,7 +42,7 @@ export class DataPlaneImpl implements DataPlane, PlaneHost {
   /** requests in flight per client, across apps; null without `limits.maxInFlightPerClient` */
   readonly clients: ClientLimit | null
   readonly #accessLog: DataPlaneOptions['accessLog']
-  readonly #logger: Logger | undefined
+  readonly #logger: Log | undefined
   readonly #now: () => number
   readonly #router: Router
   #maxBody: number

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { removeStaleTempFiles, writeFileAtomic } from './atomic-file.js'
 import { Writability, type WritabilityOptions } from './writability.js'
 import { SwitchyardError, isSwitchyardError } from '../../errors.js'
+import type { Log } from '../../observability/logger.js'
 import type { HistoryEntry, State } from '../../routing/index.js'
 import { spreadableStore, type StateStore } from './types.js'
 
@@ -14,7 +15,7 @@ export interface FileStoreOptions {
   /** how often and how long readiness may probe the disk (see {@link Writability}) */
   probe?: WritabilityOptions
   /** told about stale temp files removed at load */
-  logger?: { info(obj: object, msg: string): void }
+  logger?: Pick<Log, 'info'>
 }
 
 /** What the file holds. */

@@ -1,16 +1,15 @@
 import type { Redis } from 'ioredis'
 import { SwitchyardError } from '../../errors.js'
+import { silentLog, type Log } from '../../observability/logger.js'
 import type { HistoryEntry, State } from '../../routing/index.js'
 import {
   closeClient,
   createRedisClient,
   describeRedis,
-  silentLogger,
   toStoreError,
   watchConnection,
   whenReady,
   type RedisConnectionOptions,
-  type RedisLogger,
 } from './redis-connection.js'
 import { defineStoreScripts, type StoreKeys } from './redis-scripts.js'
 import { spreadableStore, type StateStore } from './types.js'
@@ -25,7 +24,7 @@ export interface RedisStoreOptions extends RedisConnectionOptions {
   resyncIntervalMs?: number
   /** history entries kept, newest first (default 1000) */
   historyLimit?: number
-  logger?: RedisLogger
+  logger?: Log
   /**
    * The state this instance routes by (the runtime's). Written back when
    * Redis comes back empty or older, so the fleet keeps its live color and
@@ -78,7 +77,7 @@ export class RedisStore implements StateStore {
   readonly #historyLimit: number
   readonly #resyncIntervalMs: number
   readonly #connectTimeoutMs: number
-  readonly #logger: RedisLogger
+  readonly #logger: Log
   readonly #where: string
   readonly #shared: boolean
   readonly #client: Redis
@@ -103,7 +102,7 @@ export class RedisStore implements StateStore {
     this.#historyLimit = opts.historyLimit ?? 1000
     this.#resyncIntervalMs = opts.resyncIntervalMs ?? 5000
     this.#connectTimeoutMs = opts.connectTimeoutMs ?? 1000
-    this.#logger = opts.logger ?? silentLogger
+    this.#logger = opts.logger ?? silentLog
     if (!Number.isInteger(this.#historyLimit) || this.#historyLimit < 1) {
       throw new SwitchyardError('CONFIG_INVALID', `historyLimit must be a positive integer, got ${this.#historyLimit}`)
     }
