@@ -12,7 +12,7 @@ import { LimitStream } from './limit-stream.js'
 import type { UpstreamErrorKind } from './observer.js'
 import { ProxyRequest, ProxyResponse, onResponseClose, watchBodyIdle } from './proxy-request.js'
 import { buildReplies, rawReply, sendReply, type Reply } from './replies.js'
-import { Router } from './route.js'
+import { RequestRouter } from './route.js'
 import { logTransition, type Target, type TargetSet } from './targets.js'
 import type { AppsOptions, DataPlane, DataPlaneOptions, ListenOptions, TargetHealth } from './types.js'
 import { UpgradeTunnel } from './upgrade.js'
@@ -44,7 +44,7 @@ export class DataPlaneImpl implements DataPlane, PlaneHost {
   readonly #accessLog: DataPlaneOptions['accessLog']
   readonly #logger: Log | undefined
   readonly #now: () => number
-  readonly #router: Router
+  readonly #router: RequestRouter
   #maxBody: number
   #limits: DataPlaneOptions['limits']
   readonly #servers: Server[] = []
@@ -62,7 +62,7 @@ export class DataPlaneImpl implements DataPlane, PlaneHost {
     this.#accessLog = o.accessLog
     this.#logger = o.logger
     this.#now = o.now ?? Date.now
-    this.#router = new Router(o.newId ?? randomUUID)
+    this.#router = new RequestRouter(o.newId ?? randomUUID)
     this.#maxBody = o.limits.maxBodyBytes
     this.#limits = o.limits
     this.#unknownHost = buildReplies(null).UNKNOWN_HOST
