@@ -1,16 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Test } from 'tap'
 import { fakeClock } from '../helpers/time.js'
-
-/** A fresh temp directory removed when the test ends. */
-export async function tempDir(t: Test): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'switchyard-test-'))
-  t.teardown(() => rm(dir, { recursive: true, force: true }))
-  return dir
-}
-
+import { tempDir } from '../helpers/fs.js'
 import { RolloutController } from '../../src/control/rollout-controller.js'
 import { Runtime } from '../../src/control/runtime.js'
 import { StateService, loadOrInit } from '../../src/control/service.js'
@@ -102,3 +93,4 @@ export async function adminFixture(
 
 export { stateV, entryV } from '../helpers/state.js'
 export { fakeClock } from '../helpers/time.js'
+export { tempDir } from '../helpers/fs.js'

@@ -3,7 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createFileStore } from '../../src/control/store/index.js'
 import { appFilePath } from '../../src/control/store/open.js'
-import { tempDir } from '../control/helpers.js'
+import { tempDir } from '../helpers/fs.js'
 import { storeContract, type StoreHarness } from './contract.js'
 
 /** The shared store contract against the file store (its own cases: test/control/file-store.test.ts). */
