@@ -1,10 +1,9 @@
 import type { AppConfig } from '../config/index.js'
+import type { Log } from '../observability/logger.js'
 import type { AppMetrics } from '../observability/metrics.js'
 import type { Color, State } from '../routing/index.js'
 import { AppControl } from './app.js'
 import type { AppDirectory } from './admin/apps.js'
-import type { WatchLogger } from './auto-revert.js'
-import type { ServiceLogger } from './service.js'
 import type { InstanceRegistry } from './single-instance.js'
 import type { StoreOpener } from './store/open.js'
 import type { StateStore } from './store/types.js'
@@ -14,7 +13,7 @@ export interface AppSetDeps {
   opener: StoreOpener
   /** epoch ms */
   clock: () => number
-  logger: ServiceLogger & WatchLogger & { child(bindings: object): ServiceLogger & WatchLogger }
+  logger: Log & { child(bindings: object): Log }
   /** the fleet's instances; asked whether all applied a version of an app */
   registry: () => InstanceRegistry
   metrics: { app(name: string): AppMetrics; removeApp(name: string): void }

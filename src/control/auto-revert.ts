@@ -1,14 +1,11 @@
 import { other, rollback, setCanary, type ChangeContext, type Color, type State } from '../routing/index.js'
 import type { Transition, WriteOptions, WriteResult } from './types.js'
 import type { WindowSnapshot } from './windows.js'
+import type { Log } from '../observability/logger.js'
 import { Ticker, type IntervalTimers } from './ticker.js'
 
-/** The part of a pino logger the controllers use. */
-export interface WatchLogger {
-  info(obj: object, msg?: string): void
-  warn(obj: object, msg?: string): void
-  error(obj: object, msg?: string): void
-}
+/** @deprecated the one logger interface is `Log` (observability/logger.ts); this name stays for older imports */
+export type WatchLogger = Log
 
 /** The part of the StateService the controllers use. */
 export interface StateUpdater {
@@ -91,7 +88,7 @@ export interface AutoRevertOptions {
   settings: Thresholds & { enabled: boolean; watchSecondsAfterFlip: number }
   /** epoch ms */
   clock: () => number
-  logger: WatchLogger
+  logger: Log
   /** history actor of a revert (default 'switchyard') */
   actor?: string
   /** evaluation period (default 500 ms) */

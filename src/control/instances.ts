@@ -1,20 +1,19 @@
 import { hostname } from 'node:os'
 import type { Redis } from 'ioredis'
 import { SwitchyardError } from '../errors.js'
+import { silentLog, type Log } from '../observability/logger.js'
 import {
   closeClient,
   createRedisClient,
   describeRedis,
-  silentLogger,
   toStoreError,
   watchConnection,
   whenReady,
   type RedisConnectionOptions,
-  type RedisLogger,
 } from './store/redis-connection.js'
 import { appliedApp, type InstanceInfo, type InstanceRegistry } from './single-instance.js'
 
-/** Options of {@link createInstanceRegistry}. */
+/** Options of {@link RedisInstanceRegistry}. */
 export interface InstanceRegistryOptions {
   /** its own connection (default) or an existing client (not closed by `stop`) */
   redis: RedisConnectionOptions | { client: Redis }
@@ -36,7 +35,7 @@ export interface InstanceRegistryOptions {
   clock?: () => number
   host?: string
   pid?: number
-  logger?: RedisLogger
+  logger?: Log
 }
 
 /**
@@ -68,153 +67,174 @@ interface PruneCommand {
  * heartbeat period behind.
  *
  * @example
- * const registry = createInstanceRegistry({ redis: { url }, prefix, id, appliedVersion: () => runtime.state.version })
+ * const registry = new RedisInstanceRegistry({ redis: { url }, prefix, id, appliedVersion: () => runtime.state.version })
  * runtime.on('change', () => registry.touch())
  * await registry.start()
  */
-export function createInstanceRegistry(opts: InstanceRegistryOptions): InstanceRegistry {
-  const heartbeatMs = opts.heartbeatMs ?? 1000
-  const ttlMs = opts.ttlMs ?? 5000
-  const waitTimeoutMs = opts.waitTimeoutMs ?? 1000
-  const pollMs = opts.pollMs ?? 15
-  const clock = opts.clock ?? Date.now
-  const host = opts.host ?? hostname()
-  const pid = opts.pid ?? process.pid
-  const logger = opts.logger ?? silentLogger
-  if (!(heartbeatMs > 0) || !(ttlMs > heartbeatMs)) {
-    throw new SwitchyardError('CONFIG_INVALID', `instance ttlMs (${ttlMs}) must be longer than heartbeatMs (${heartbeatMs})`)
-  }
-  if (!/^[A-Za-z0-9:_.-]{1,200}$/.test(opts.id)) {
-    throw new SwitchyardError('CONFIG_INVALID', `instance id must be 1–200 letters, digits or : _ . -, got ${JSON.stringify(opts.id)}`)
-  }
-  const own = !('client' in opts.redis)
-  const connectTimeoutMs = ('client' in opts.redis ? undefined : opts.redis.connectTimeoutMs) ?? 1000
-  const client = 'client' in opts.redis ? opts.redis.client : createRedisClient(opts.redis, 'commands')
-  const where = 'client' in opts.redis ? 'redis (shared client)' : describeRedis(opts.redis)
-  if (own) watchConnection(client, logger, `${where} (instances)`)
-  client.defineCommand('switchyardPrune', { numberOfKeys: 2, lua: PRUNE })
-  const prune = client as unknown as PruneCommand
+export class RedisInstanceRegistry implements InstanceRegistry {
+  readonly id: string
+  readonly #opts: InstanceRegistryOptions
+  readonly #heartbeatMs: number
+  readonly #ttlMs: number
+  readonly #waitTimeoutMs: number
+  readonly #pollMs: number
+  readonly #clock: () => number
+  readonly #host: string
+  readonly #pid: number
+  /** whether the registry opened its client (and so closes it) */
+  readonly #own: boolean
+  readonly #connectTimeoutMs: number
+  readonly #client: Redis
+  readonly #where: string
+  readonly #setKey: string
+  readonly #ownKey: string
+  #timer: NodeJS.Timeout | null = null
+  #running = false
+  #stopped = false
+  #beating: Promise<void> | null = null
+  #beatAgain = false
 
-  const setKey = `${opts.prefix}:instances`
-  const keyOf = (id: string): string => `${opts.prefix}:instance:${id}`
-  const ownKey = keyOf(opts.id)
-
-  let timer: NodeJS.Timeout | null = null
-  let running = false
-  let stopped = false
-  let beating: Promise<void> | null = null
-  let beatAgain = false
-
-  async function beatOnce(): Promise<void> {
-    if (client.status !== 'ready') return
-    const info: InstanceInfo = {
-      id: opts.id,
-      appliedVersion: opts.appliedVersion(),
-      lastSeen: new Date(clock()).toISOString(),
-      host,
-      pid,
+  constructor(opts: InstanceRegistryOptions) {
+    this.#heartbeatMs = opts.heartbeatMs ?? 1000
+    this.#ttlMs = opts.ttlMs ?? 5000
+    if (!(this.#heartbeatMs > 0) || !(this.#ttlMs > this.#heartbeatMs)) {
+      throw new SwitchyardError('CONFIG_INVALID', `instance ttlMs (${this.#ttlMs}) must be longer than heartbeatMs (${this.#heartbeatMs})`)
     }
-    if (opts.apps !== undefined) info.apps = opts.apps()
-    // One round trip; the key and the set membership go together.
-    await client.multi().set(ownKey, JSON.stringify(info), 'PX', ttlMs).sadd(setKey, opts.id).exec()
-  }
-
-  /** Heartbeats serialize; a touch during one makes one more, with the newest version. */
-  function beat(): Promise<void> {
-    if (!running) return Promise.resolve()
-    if (beating !== null) {
-      beatAgain = true
-      return beating
+    if (!/^[A-Za-z0-9:_.-]{1,200}$/.test(opts.id)) {
+      throw new SwitchyardError('CONFIG_INVALID', `instance id must be 1–200 letters, digits or : _ . -, got ${JSON.stringify(opts.id)}`)
     }
-    beating = (async () => {
-      try {
-        do {
-          beatAgain = false
-          await beatOnce()
-        } while (beatAgain && running)
-      } catch {
-        // Outages are logged once by the connection watcher; the next beat retries.
-      } finally {
-        beating = null
-      }
-    })()
-    return beating
+    this.id = opts.id
+    this.#opts = opts
+    this.#waitTimeoutMs = opts.waitTimeoutMs ?? 1000
+    this.#pollMs = opts.pollMs ?? 15
+    this.#clock = opts.clock ?? Date.now
+    this.#host = opts.host ?? hostname()
+    this.#pid = opts.pid ?? process.pid
+    const redis = opts.redis
+    this.#own = !('client' in redis)
+    this.#connectTimeoutMs = ('client' in redis ? undefined : redis.connectTimeoutMs) ?? 1000
+    this.#client = 'client' in redis ? redis.client : createRedisClient(redis, 'commands')
+    this.#where = 'client' in redis ? 'redis (shared client)' : describeRedis(redis)
+    if (this.#own) watchConnection(this.#client, opts.logger ?? silentLog, `${this.#where} (instances)`)
+    this.#client.defineCommand('switchyardPrune', { numberOfKeys: 2, lua: PRUNE })
+    this.#setKey = `${opts.prefix}:instances`
+    this.#ownKey = this.#keyOf(opts.id)
   }
 
-  async function list(): Promise<InstanceInfo[]> {
-    await whenReady(client, connectTimeoutMs, where)
+  async start(): Promise<void> {
+    if (this.#running) return
+    this.#running = true
+    this.#client.on('ready', this.#onReady)
+    this.#timer = setInterval(() => void this.#beat(), this.#heartbeatMs)
+    this.#timer.unref()
+    // Listed before start returns, unless Redis is down: then the
+    // heartbeat registers this instance as soon as it is back.
+    await whenReady(this.#client, this.#connectTimeoutMs, this.#where).catch(() => undefined)
+    await this.#beat()
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true
+    if (!this.#running) return
+    this.#running = false
+    this.#client.off('ready', this.#onReady)
+    if (this.#timer !== null) clearInterval(this.#timer)
+    await this.#beating
+    if (this.#client.status === 'ready') {
+      await this.#client.multi().del(this.#ownKey).srem(this.#setKey, this.id).exec().catch(() => undefined)
+    }
+    if (this.#own) await closeClient(this.#client)
+  }
+
+  touch(): void {
+    void this.#beat()
+  }
+
+  async list(): Promise<InstanceInfo[]> {
+    await whenReady(this.#client, this.#connectTimeoutMs, this.#where)
     try {
-      const ids = (await client.smembers(setKey)).sort()
+      const ids = (await this.#client.smembers(this.#setKey)).sort()
       if (ids.length === 0) return []
-      const values = await client.mget(ids.map(keyOf))
+      const values = await this.#client.mget(ids.map((id) => this.#keyOf(id)))
       const live: InstanceInfo[] = []
+      const prune = this.#client as unknown as PruneCommand
       for (let i = 0; i < ids.length; i++) {
         const raw = values[i]
         const info = raw === null ? null : parseInfo(raw)
         if (info !== null) live.push(info)
-        else prune.switchyardPrune(setKey, keyOf(ids[i]), ids[i]).catch(() => undefined)
+        else prune.switchyardPrune(this.#setKey, this.#keyOf(ids[i]), ids[i]).catch(() => undefined)
       }
       return live
     } catch (e) {
-      throw toStoreError(e, `${where} instances`)
+      throw toStoreError(e, `${this.#where} instances`)
     }
   }
 
-  return {
-    id: opts.id,
-
-    async start() {
-      if (running) return
-      running = true
-      client.on('ready', onReady)
-      timer = setInterval(() => void beat(), heartbeatMs)
-      timer.unref()
-      // Listed before start returns, unless Redis is down: then the
-      // heartbeat registers this instance as soon as it is back.
-      await whenReady(client, connectTimeoutMs, where).catch(() => undefined)
-      await beat()
-    },
-
-    async stop() {
-      stopped = true
-      if (!running) return
-      running = false
-      client.off('ready', onReady)
-      if (timer !== null) clearInterval(timer)
-      await beating
-      if (client.status === 'ready') {
-        await client.multi().del(ownKey).srem(setKey, opts.id).exec().catch(() => undefined)
+  async wait(version: number, timeoutMs = this.#waitTimeoutMs, app?: string): Promise<boolean> {
+    // Real time, not `clock`: this bounds how long a write's answer waits.
+    const deadline = performance.now() + timeoutMs
+    for (;;) {
+      try {
+        const verdicts = (await this.list()).map((i) => appliedApp(i, version, app)).filter((v) => v !== null)
+        if (verdicts.length > 0 && verdicts.every((v) => v)) return true
+      } catch {
+        // Redis down: the write happened; whether all applied it is unknown.
       }
-      if (own) await closeClient(client)
-    },
-
-    touch() {
-      void beat()
-    },
-
-    list,
-
-    async wait(version, timeoutMs = waitTimeoutMs, app) {
-      // Real time, not `clock`: this bounds how long a write's answer waits.
-      const deadline = performance.now() + timeoutMs
-      for (;;) {
-        try {
-          const verdicts = (await list()).map((i) => appliedApp(i, version, app)).filter((v) => v !== null)
-          if (verdicts.length > 0 && verdicts.every((v) => v)) return true
-        } catch {
-          // Redis down: the write happened; whether all applied it is unknown.
-        }
-        const left = deadline - performance.now()
-        if (left <= 0 || stopped) return false
-        await new Promise((r) => setTimeout(r, Math.min(pollMs, left)))
-      }
-    },
+      const left = deadline - performance.now()
+      if (left <= 0 || this.#stopped) return false
+      await new Promise((r) => setTimeout(r, Math.min(this.#pollMs, left)))
+    }
   }
 
-  function onReady(): void {
+  #keyOf(id: string): string {
+    return `${this.#opts.prefix}:instance:${id}`
+  }
+
+  readonly #onReady = (): void => {
     // Back after an outage (maybe an empty Redis): be listed again at once.
-    void beat()
+    void this.#beat()
   }
+
+  async #beatOnce(): Promise<void> {
+    if (this.#client.status !== 'ready') return
+    const info: InstanceInfo = {
+      id: this.id,
+      appliedVersion: this.#opts.appliedVersion(),
+      lastSeen: new Date(this.#clock()).toISOString(),
+      host: this.#host,
+      pid: this.#pid,
+    }
+    if (this.#opts.apps !== undefined) info.apps = this.#opts.apps()
+    // One round trip; the key and the set membership go together.
+    await this.#client.multi().set(this.#ownKey, JSON.stringify(info), 'PX', this.#ttlMs).sadd(this.#setKey, this.id).exec()
+  }
+
+  /** Heartbeats serialize; a touch during one makes one more, with the newest version. */
+  #beat(): Promise<void> {
+    if (!this.#running) return Promise.resolve()
+    if (this.#beating !== null) {
+      this.#beatAgain = true
+      return this.#beating
+    }
+    this.#beating = (async () => {
+      try {
+        do {
+          this.#beatAgain = false
+          await this.#beatOnce()
+        } while (this.#beatAgain && this.#running)
+      } catch {
+        // Outages are logged once by the connection watcher; the next beat retries.
+      } finally {
+        this.#beating = null
+      }
+    })()
+    return this.#beating
+  }
+}
+
+/** A {@link RedisInstanceRegistry} (the factory other modules call). */
+export function createInstanceRegistry(opts: InstanceRegistryOptions): InstanceRegistry {
+  return new RedisInstanceRegistry(opts)
 }
 
 function parseInfo(raw: string): InstanceInfo | null {

@@ -1,13 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Agent, request as undiciRequest } from 'undici'
+import type { Log } from '../observability/logger.js'
 import type { HistoryEntry, State } from '../routing/index.js'
 import type { ChangeEvent } from './types.js'
 
-/** The part of a pino logger the notifier uses. */
-export interface NotifyLogger {
-  info(obj: object, msg?: string): void
-  warn(obj: object, msg?: string): void
-}
 
 /** What each webhook receives (JSON). `text` suits chat webhooks (Slack, Mattermost). */
 export interface NotifyPayload {
@@ -26,7 +22,7 @@ export interface NotifierOptions {
   timeoutMs: number
   /** further attempts after a failed one */
   retries: number
-  logger: NotifyLogger
+  logger: Pick<Log, 'info' | 'warn'>
   /** injected for tests; default undici `request` */
   request?: typeof undiciRequest
   /** first retry delay; doubles per attempt up to 30 s (default 500 ms) */

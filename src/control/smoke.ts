@@ -14,8 +14,8 @@ export interface SmokeRunnerOptions {
   upstreams: Readonly<Record<Color, { targets: readonly string[] }>>
   /** injected for tests; default undici `request` */
   request?: typeof undiciRequest
-  /** monotonic ms, for the `ms` of each result; default performance.now */
-  now?: () => number
+  /** monotonic ms (not a `clock`: that is epoch ms), for the `ms` of each result; default performance.now */
+  monotonic?: () => number
 }
 
 /** A smoke gate that owns an undici Agent; `close()` it on shutdown. */
@@ -35,21 +35,21 @@ export interface SmokeRunner extends SmokeGate {
  */
 export function createSmokeRunner(opts: SmokeRunnerOptions): SmokeRunner {
   const request = opts.request ?? undiciRequest
-  const now = opts.now ?? (() => performance.now())
+  const monotonic = opts.monotonic ?? (() => performance.now())
   const checks = opts.checks.slice()
   // Short keep-alive: checks are rare, idle sockets to upstreams are not wanted.
   const agent = new Agent({ keepAliveTimeout: 1000, keepAliveMaxTimeout: 1000 })
 
   async function one(check: SmokeCheckConfig, target: string): Promise<SmokeCheckResult> {
     const url = new URL(check.path, target.endsWith('/') ? target : `${target}/`).toString()
-    const started = now()
+    const started = monotonic()
     const result = (ok: boolean, status: number | null, error: string | null): SmokeCheckResult => ({
       path: check.path,
       target,
       ok,
       status,
       error,
-      ms: Math.round(now() - started),
+      ms: Math.round(monotonic() - started),
     })
     const signal = AbortSignal.timeout(check.timeoutMs)
     let res: Dispatcher.ResponseData

@@ -1,12 +1,10 @@
 import { readFile } from 'node:fs/promises'
+import type { Log } from '../observability/logger.js'
 import type { State } from '../routing/index.js'
 import { removeStaleTempFiles, writeFileAtomic } from './store/atomic-file.js'
 
-/** The part of a pino logger the cache uses. */
-export interface CacheLogger {
-  warn(obj: object, msg?: string): void
-  info?(obj: object, msg?: string): void
-}
+/** The part of the logger the cache uses: `warn`, and `info` when there is one. */
+type CacheLog = Pick<Log, 'warn'> & Partial<Pick<Log, 'info'>>
 
 /**
  * A local copy of the last state a Redis-backed router applied
@@ -18,12 +16,12 @@ export interface CacheLogger {
  */
 export class StateCache {
   readonly #path: string
-  readonly #logger: CacheLogger | undefined
+  readonly #logger: CacheLog | undefined
   #chain: Promise<void> = Promise.resolve()
   #pending: State | null = null
   #cleaned = false
 
-  constructor(path: string, logger?: CacheLogger) {
+  constructor(path: string, logger?: CacheLog) {
     this.#path = path
     this.#logger = logger
   }

@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream'
 import { performance } from 'node:perf_hooks'
 import type { Dispatcher } from 'undici'
 import { COLORS, compileHosts, matchHost, type Color, type HostTable } from '../routing/index.js'
+import type { Log } from '../observability/logger.js'
 import { AppRoute, type PlaneHost } from './app-route.js'
 import { ClientLimit } from './client-limit.js'
 import { requestHeadProblem, upstreamHeaders } from './headers.js'
@@ -11,9 +12,9 @@ import { LimitStream } from './limit-stream.js'
 import type { UpstreamErrorKind } from './observer.js'
 import { ProxyRequest, ProxyResponse, onResponseClose, watchBodyIdle } from './proxy-request.js'
 import { buildReplies, rawReply, sendReply, type Reply } from './replies.js'
-import { Router } from './route.js'
+import { RequestRouter } from './route.js'
 import { logTransition, type Target, type TargetSet } from './targets.js'
-import type { AppsOptions, DataPlane, DataPlaneOptions, ListenOptions, Logger, TargetHealth } from './types.js'
+import type { AppsOptions, DataPlane, DataPlaneOptions, ListenOptions, TargetHealth } from './types.js'
 import { UpgradeTunnel } from './upgrade.js'
 import { WaitQueue } from './wait-queue.js'
 
@@ -41,9 +42,9 @@ export class DataPlaneImpl implements DataPlane, PlaneHost {
   /** requests in flight per client, across apps; null without `limits.maxInFlightPerClient` */
   readonly clients: ClientLimit | null
   readonly #accessLog: DataPlaneOptions['accessLog']
-  readonly #logger: Logger | undefined
+  readonly #logger: Log | undefined
   readonly #now: () => number
-  readonly #router: Router
+  readonly #router: RequestRouter
   #maxBody: number
   #limits: DataPlaneOptions['limits']
   readonly #servers: Server[] = []
@@ -61,7 +62,7 @@ export class DataPlaneImpl implements DataPlane, PlaneHost {
     this.#accessLog = o.accessLog
     this.#logger = o.logger
     this.#now = o.now ?? Date.now
-    this.#router = new Router(o.newId ?? randomUUID)
+    this.#router = new RequestRouter(o.newId ?? randomUUID)
     this.#maxBody = o.limits.maxBodyBytes
     this.#limits = o.limits
     this.#unknownHost = buildReplies(null).UNKNOWN_HOST

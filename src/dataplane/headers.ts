@@ -1,8 +1,12 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
-import { OVERRIDE_SECRET_HEADER } from '../routing/index.js'
+import { OVERRIDE_HEADER, OVERRIDE_SECRET_HEADER } from '../routing/index.js'
 
-/** Header the router adds to upstream requests and (optionally) responses. */
-export const COLOR_HEADER = 'x-switchyard-color'
+/**
+ * Header the router adds to upstream requests and (optionally) responses:
+ * the header a client sends to ask for a color (routing's OVERRIDE_HEADER),
+ * so the name is written once, in routing/decide.ts.
+ */
+export const COLOR_HEADER = OVERRIDE_HEADER
 /** Header naming the cohort that matched, on upstream requests. */
 export const COHORT_HEADER = 'x-switchyard-cohort'
 

@@ -9,7 +9,7 @@ export const ID_COOKIE_ATTRIBUTES = '; Path=/; Max-Age=31536000; HttpOnly; SameS
  * plane: `route` is synchronous and `decide` keeps no reference to the facts,
  * so one scratch facts object is reused instead of allocating one per request.
  */
-export class Router {
+export class RequestRouter {
   readonly #newId: () => string
   readonly #facts: RequestFacts = { preview: false, headers: {}, cookies: null, key: undefined }
   /** after `route`: the Set-Cookie value to add, when an id was issued */

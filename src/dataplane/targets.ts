@@ -1,6 +1,6 @@
 import { Pool } from 'undici'
 import type { Color } from '../routing/index.js'
-import type { Logger } from './types.js'
+import type { Log } from '../observability/logger.js'
 
 /** First backoff after a target refuses a connection; doubles per failure. */
 export const BACKOFF_MIN_MS = 1_000
@@ -130,7 +130,7 @@ export class TargetSet {
 }
 
 /** Logs health transitions; the data plane calls it on markDown/markUp. */
-export function logTransition(logger: Logger | undefined, t: Target, up: boolean, err?: Error): void {
+export function logTransition(logger: Log | undefined, t: Target, up: boolean, err?: Error): void {
   if (logger === undefined) return
   if (up) logger.info({ color: t.color, target: t.url }, 'upstream target is up again')
   else logger.warn({ color: t.color, target: t.url, err: err?.message }, 'upstream target is down')

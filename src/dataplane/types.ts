@@ -1,13 +1,10 @@
 import type { AppConfig, Config } from '../config/schema.js'
+import type { Log } from '../observability/logger.js'
 import type { Color } from '../routing/index.js'
 import type { RequestObserver, TableSource } from './observer.js'
 
-/** The few logger methods the data plane uses (pino fits). */
-export interface Logger {
-  info(...a: unknown[]): void
-  warn(...a: unknown[]): void
-  error(...a: unknown[]): void
-}
+/** @deprecated the one logger interface is `Log` (observability/logger.ts); this name stays for older imports */
+export type Logger = Log
 
 /** One app as the data plane needs it. */
 export interface AppPlaneOptions {
@@ -47,7 +44,7 @@ export interface DataPlaneOptions extends AppsOptions {
   newId?: () => string
   /** wall clock in ms for target backoff; default `Date.now` */
   now?: () => number
-  logger?: Logger
+  logger?: Log
 }
 
 /** Passive health of one target. */

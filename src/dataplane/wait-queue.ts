@@ -25,11 +25,12 @@ export class WaitQueue {
   #head: Waiter | null = null
   #tail: Waiter | null = null
   #timer: NodeJS.Timeout | null = null
-  readonly #now: () => number
+  /** monotonic ms (performance.now), never epoch ms */
+  readonly #monotonic: () => number
 
-  constructor(timeoutMs: number, now: () => number) {
+  constructor(timeoutMs: number, monotonic: () => number) {
     this.timeoutMs = timeoutMs
-    this.#now = now
+    this.#monotonic = monotonic
   }
 
   /** Starts the sweep (each `1/4` of the timeout, between 20 ms and 1 s). */
@@ -45,8 +46,9 @@ export class WaitQueue {
     this.#timer = null
   }
 
-  enter(w: Waiter, now: number): void {
-    w.waitSince = now
+  /** Queues `w` at the tail; `monotonicMs` is the time now on the queue's monotonic clock. */
+  enter(w: Waiter, monotonicMs: number): void {
+    w.waitSince = monotonicMs
     w.waitNext = null
     w.waitPrev = this.#tail
     if (this.#tail !== null) this.#tail.waitNext = w
@@ -69,7 +71,7 @@ export class WaitQueue {
   }
 
   #sweep = (): void => {
-    const limit = this.#now() - this.timeoutMs
+    const limit = this.#monotonic() - this.timeoutMs
     let w = this.#head
     while (w !== null && w.waitSince <= limit) {
       this.leave(w)

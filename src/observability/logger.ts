@@ -27,3 +27,20 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
 }
 
 export type { Logger }
+
+/**
+ * What switchyard's modules log through: the process logger (pino) fits it,
+ * and tests pass a recorder or {@link silentLog}. A module that needs less
+ * takes a `Pick<Log, ...>` of it, so a test can hand in only that.
+ *
+ * @example
+ * function retry(log: Pick<Log, 'warn'>) { log.warn({ attempt: 2 }, 'retrying') }
+ */
+export interface Log {
+  info(obj: object, msg?: string): void
+  warn(obj: object, msg?: string): void
+  error(obj: object, msg?: string): void
+}
+
+/** Discards everything: the default where a logger is optional. */
+export const silentLog: Log = { info() {}, warn() {}, error() {} }

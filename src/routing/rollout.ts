@@ -6,7 +6,7 @@ import type { Action, HistoryEntry, Rollout, RolloutStep, State } from './types.
 /**
  * Progressive rollouts as pure state transitions. The rollout lives in
  * `state.rollout`, so it survives a restart and is shared by every instance;
- * the controller (src/control/rollout.ts) only decides *when* to call these.
+ * the controller (src/control/rollout-controller.ts) only decides *when* to call these.
  *
  * ```
  *  start ──► step 0 ──hold ok──► step 1 ──► … ──► last step ──hold ok──► promote (flip)

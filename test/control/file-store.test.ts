@@ -3,101 +3,32 @@ import { spawnSync } from 'node:child_process'
 import { mkdir, open, readFile, readdir, rename, rm, stat, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createFileStore } from '../../src/control/store/index.js'
-import { SwitchyardError } from '../../src/errors.js'
 import { entryV, stateV, tempDir } from './helpers.js'
 
-t.test('empty store loads null, initialize stores once, creates the directory', async (t) => {
+// The cases every store shares (compare-and-set, initialise once, history
+// order and cap, corrupt data refused, concurrent commits, per-app isolation)
+// are in test/store/contract.ts; these are the file store's own.
+
+t.test('creates the directory; the file holds {state, history}', async (t) => {
   const dir = await tempDir(t)
   const path = join(dir, 'nested', 'deeper', 'state.json')
   const store = createFileStore({ path })
-  t.equal(store.kind, 'file')
-  t.equal(store.reachable(), true)
   t.equal(await store.load(), null)
-  t.same(await store.history(10), [])
-  const s = await store.initialize(stateV(1))
-  t.equal(s.version, 1)
-  // A second initialize is a CAS on emptiness: the stored state wins.
-  const again = await store.initialize(stateV(1, { live: 'green' }))
-  t.equal(again.live, 'blue')
-  const onDisk = JSON.parse(await readFile(path, 'utf8'))
-  t.same(onDisk, { state: stateV(1), history: [] })
+  await store.initialize(stateV(1))
+  await store.commit(stateV(2), entryV(2))
+  t.same(JSON.parse(await readFile(path, 'utf8')), { state: stateV(2), history: [entryV(2)] })
   await store.close()
 })
 
-t.test('commit is compare-and-set on the version', async (t) => {
-  const dir = await tempDir(t)
-  const store = createFileStore({ path: join(dir, 'state.json') })
-  await store.initialize(stateV(1))
-  await store.commit(stateV(2, { canary: 10 }), entryV(2))
-  for (const stale of [2, 4, 1]) {
-    await t.rejects(store.commit(stateV(stale), entryV(stale)), { code: 'VERSION_MISMATCH', status: 412 }, `version ${stale}`)
-  }
-  t.equal((await store.load())?.canary, 10)
-  t.equal((await store.load())?.version, 2)
-  t.same((await store.history(10)).map((e) => e.version), [2])
-  // commit on an empty store is refused too: there is nothing to follow.
-  const empty = createFileStore({ path: join(dir, 'empty.json') })
-  await t.rejects(empty.commit(stateV(5), entryV(5)), { code: 'VERSION_MISMATCH' })
-})
-
-t.test('concurrent commits of the same version: exactly one wins', async (t) => {
-  const dir = await tempDir(t)
-  const store = createFileStore({ path: join(dir, 'state.json') })
-  await store.initialize(stateV(1))
-  const results = await Promise.allSettled([1, 2, 3, 4, 5].map((i) => store.commit(stateV(2, { canary: i }), entryV(2))))
-  t.equal(results.filter((r) => r.status === 'fulfilled').length, 1)
-  for (const r of results) if (r.status === 'rejected') t.equal((r.reason as SwitchyardError).code, 'VERSION_MISMATCH')
-  t.equal((await store.history(10)).length, 1)
-})
-
-t.test('persists across re-open', async (t) => {
-  const dir = await tempDir(t)
-  const path = join(dir, 'state.json')
-  const a = createFileStore({ path })
-  await a.initialize(stateV(1))
-  await a.commit(stateV(2, { live: 'green', previous: 'blue' }), entryV(2, { action: 'flip' }))
-  await a.commit(stateV(3, { live: 'green', previous: 'blue', canary: 5 }), entryV(3))
-  await a.close()
-  const b = createFileStore({ path })
-  const s = await b.load()
-  t.same(s, stateV(3, { live: 'green', previous: 'blue', canary: 5 }))
-  t.same((await b.history(10)).map((e) => e.version), [3, 2])
-  await b.commit(stateV(4), entryV(4))
-  await t.rejects(b.commit(stateV(4), entryV(4)), { code: 'VERSION_MISMATCH' })
-})
-
-t.test('history is newest first and capped', async (t) => {
-  const dir = await tempDir(t)
-  const path = join(dir, 'state.json')
-  const store = createFileStore({ path, historyLimit: 5 })
-  await store.initialize(stateV(1))
-  for (let v = 2; v <= 9; v++) await store.commit(stateV(v), entryV(v))
-  t.same((await store.history(100)).map((e) => e.version), [9, 8, 7, 6, 5])
-  t.same((await store.history(2)).map((e) => e.version), [9, 8])
-  t.same(await store.history(0), [])
-  const onDisk = JSON.parse(await readFile(path, 'utf8'))
-  t.equal(onDisk.history.length, 5)
-  t.throws(() => createFileStore({ path, historyLimit: 0 }), { code: 'CONFIG_INVALID' })
-})
-
-t.test('a corrupt or unreadable file is a clear error, never a reset', async (t) => {
+t.test('a corrupt or unreadable file is an error naming the path', async (t) => {
   const dir = await tempDir(t)
   const path = join(dir, 'state.json')
   await writeFile(path, '{"state": {"version": 3, "live": "gre')
-  const store = createFileStore({ path })
-  const err = await store.load().then(() => null, (e: unknown) => e as SwitchyardError)
-  t.equal(err?.code, 'STORE_UNAVAILABLE')
-  t.equal(err?.status, 503)
-  t.ok(err?.message.includes(path), 'the message names the path')
-  t.match(err?.message, /corrupt/)
-  // Writes are refused as well, and the file is left as it was.
-  await t.rejects(store.initialize(stateV(1)), { code: 'STORE_UNAVAILABLE' })
-  await t.rejects(store.commit(stateV(4), entryV(4)), { code: 'STORE_UNAVAILABLE' })
-  t.equal(await readFile(path, 'utf8'), '{"state": {"version": 3, "live": "gre')
+  await t.rejects(createFileStore({ path }).load(), { code: 'STORE_UNAVAILABLE', message: new RegExp(`state file ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is corrupt \\(not JSON`) })
 
   const wrongShape = join(dir, 'shape.json')
   await writeFile(wrongShape, JSON.stringify({ state: { version: 'x' }, history: [] }))
-  await t.rejects(createFileStore({ path: wrongShape }).load(), { code: 'STORE_UNAVAILABLE', message: new RegExp(wrongShape.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) })
+  await t.rejects(createFileStore({ path: wrongShape }).load(), { code: 'STORE_UNAVAILABLE', message: /shape\.json is corrupt \(expected/ })
 
   // A directory where the file should be: cannot read.
   const isDir = join(dir, 'isdir.json')

@@ -1,24 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Test } from 'tap'
-
-/** A fresh temp directory removed when the test ends. */
-export async function tempDir(t: Test): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'switchyard-test-'))
-  t.teardown(() => rm(dir, { recursive: true, force: true }))
-  return dir
-}
-
-/** A fixed clock that moves only when told. */
-export function fakeClock(start = Date.parse('2025-01-01T00:00:00Z')): { now: () => number; advance: (ms: number) => void } {
-  let t = start
-  return { now: () => t, advance: (ms) => { t += ms } }
-}
-
-
-
-import { RolloutController } from '../../src/control/rollout.js'
+import { fakeClock } from '../helpers/time.js'
+import { tempDir } from '../helpers/fs.js'
+import { RolloutController } from '../../src/control/rollout-controller.js'
 import { Runtime } from '../../src/control/runtime.js'
 import { StateService, loadOrInit } from '../../src/control/service.js'
 import { createFileStore } from '../../src/control/store/index.js'
@@ -108,3 +92,5 @@ export async function adminFixture(
 }
 
 export { stateV, entryV } from '../helpers/state.js'
+export { fakeClock } from '../helpers/time.js'
+export { tempDir } from '../helpers/fs.js'

@@ -2,7 +2,8 @@ import http from 'node:http'
 import { once } from 'node:events'
 import t from 'tap'
 import { request } from '../helpers/request.js'
-import { setup } from '../helpers/dataplane.js'
+import { performance } from 'node:perf_hooks'
+import { LIMITS, setup } from '../helpers/dataplane.js'
 
 t.test('close(graceMs) lets a slow in-flight request finish, then resolves', async (t) => {
   const s = await setup(t)
@@ -32,7 +33,9 @@ t.test('close(graceMs) lets a slow in-flight request finish, then resolves', asy
 })
 
 t.test('close on a keep-alive connection that is mid-response still resolves quickly', async (t) => {
-  const s = await setup(t)
+  // A keep-alive timeout and a grace far longer than the bound below, so
+  // resolving within the bound proves close waited for neither.
+  const s = await setup(t, { dp: { limits: { ...LIMITS, keepAliveTimeoutMs: 120_000 } } })
   const agent = new http.Agent({ keepAlive: true })
   t.teardown(() => agent.destroy())
   await request(`${s.url}/warm`, { agent })
@@ -40,11 +43,14 @@ t.test('close on a keep-alive connection that is mid-response still resolves qui
   await s.blue.held('ka')
   const closing = s.dp.close(60_000)
   s.blue.release('ka')
+  const released = performance.now()
   const r = await slow
   t.equal(r.status, 200)
   t.equal(r.headers.connection, 'close', 'the connection is not kept alive while closing')
   await closing
-  t.pass('closed without waiting for the keep-alive timeout')
+  const ms = performance.now() - released
+  // Typically a few ms; 10 s is tolerant of a busy box and far below 60 s and 120 s.
+  t.ok(ms < 10_000, `closed ${ms.toFixed(0)} ms after the response, without waiting for the grace or the keep-alive timeout`)
 })
 
 t.test('close(graceMs) cuts what is left after the grace', async (t) => {
@@ -58,7 +64,15 @@ t.test('close(graceMs) cuts what is left after the grace', async (t) => {
   const [, socket] = (await once(u.end(), 'upgrade')) as [http.IncomingMessage, import('node:net').Socket]
   socket.on('error', () => {})
   const tunnelClosed = once(socket, 'close')
+  const started = performance.now()
   await s.dp.close(200)
+  const ms = performance.now() - started
+  // Node starts a timer from the event loop's cached time, which can be a few
+  // ms before `started` on a busy box: hence 150, still far above a cut
+  // without grace (a few ms). The upper bound only says it did not wait for
+  // the stuck request, which never ends by itself.
+  t.ok(ms >= 150, `close waited out the 200 ms grace (${ms.toFixed(0)} ms)`)
+  t.ok(ms < 10_000, `then cut at once (${ms.toFixed(0)} ms)`)
   t.equal(await stuck, 'cut', 'the stuck request is cut')
   await tunnelClosed
   t.pass('the upgraded socket is closed')

@@ -2,6 +2,7 @@ import http from 'node:http'
 import t from 'tap'
 import { request, setCookies } from '../helpers/request.js'
 import { LIMITS, setup } from '../helpers/dataplane.js'
+import { eventually } from '../helpers/wait.js'
 
 t.test('routes to live and marks the color on both sides', async (t) => {
   const s = await setup(t)
@@ -152,7 +153,7 @@ t.test('access log: one entry per request with method, url, status, color, cohor
   t.equal((await request(`${s.url}/a?b=1`)).status, 200)
   t.equal((await request(`${s.url}/staff`, { headers: { 'x-staff': '1' } })).status, 200)
   t.equal((await request(`${s.url}/upload`, { method: 'POST', body: 'more than ten bytes' })).status, 413)
-  for (let i = 0; i < 50 && entries.length < 3; i++) await new Promise((r) => setTimeout(r, 20))
+  await eventually(() => entries.length >= 3, 5000, 'three access log entries')
   t.match(entries, [
     { method: 'GET', url: '/a?b=1', status: 200, color: 'blue', cohort: null, ip: '127.0.0.1', kind: null },
     { method: 'GET', url: '/staff', status: 200, color: 'green', cohort: 'staff' },

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { WaitQueue, type Waiter } from '../../src/dataplane/wait-queue.js'
+import { eventually } from '../helpers/wait.js'
 
 // The queue of requests waiting for an upstream connection: an intrusive
 // list swept from the oldest. Time is injected; the sweep is driven by hand
@@ -31,12 +32,12 @@ t.test('expired waiters leave oldest first; those that left earlier are never ex
   now = 150
   q.start()
   t.teardown(() => q.stop())
-  for (let i = 0; i < 100 && log.length < 2; i++) await new Promise((r) => setTimeout(r, 25))
+  await eventually(() => log.length >= 2, 5000, '2 expiries')
   t.same(log, ['a', 'c'], 'a and c expired in order, b had left, d is not due')
   t.equal(b.expired, 0)
   t.equal(a.waitSince, -1, 'an expired waiter is out of the list')
   now = 400
-  for (let i = 0; i < 100 && log.length < 3; i++) await new Promise((r) => setTimeout(r, 25))
+  await eventually(() => log.length >= 3, 5000, '3 expiries')
   t.same(log, ['a', 'c', 'd'])
   q.leave(d)
   t.equal(d.expired, 1, 'each waiter expires once')
@@ -55,6 +56,6 @@ t.test('leaving the head and the tail keeps the list whole', async (t) => {
   now = 1000
   q.start()
   t.teardown(() => q.stop())
-  for (let i = 0; i < 100 && log.length < 2; i++) await new Promise((r) => setTimeout(r, 25))
+  await eventually(() => log.length >= 2, 5000, '2 expiries')
   t.same(log, ['b', 'e'])
 })

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { baseConfig, startRouterProcess, writeConfig, type RouterProcess } from './router-process.js'
 import { OK_KEEP_ALIVE, exchange, startRawUpstream, statuses, type Answer } from './raw.js'
+import { sleep } from '../helpers/time.js'
 
 // Issue 10, data plane: plain requests through a real router process, over
 // raw sockets: heads that must not be forwarded, upstream answers that must
@@ -106,7 +107,7 @@ t.test('slow clients: a request gets 503 UPSTREAM_BUSY after limits.queueTimeout
   const slow = [0, 1].map(() =>
     exchange(port, ['POST /up HTTP/1.1\r\nHost: a\r\ncontent-length: 100\r\n\r\nx', 'x', 'x', 'x'], { gapMs: 500, deadlineMs: 3_000 }),
   )
-  await new Promise((r) => setTimeout(r, 300))
+  await sleep(300)
   const other = await exchange(port, [get('/')], { deadlineMs: 8_000 })
   t.same(statuses(other.data), [503], 'an answer, not an endless wait')
   t.match(other.data, /"code":"UPSTREAM_BUSY"/)
@@ -127,7 +128,7 @@ t.test('slow clients: one client holds at most limits.maxInFlightPerClient reque
   // Behind a load balancer (trustForwarded) the client is the last x-forwarded-for entry.
   const { port } = await router(t, up.url, { limits: { connectionsPerTarget: 4, maxInFlightPerClient: 1 } })
   const slow = exchange(port, ['POST /up HTTP/1.1\r\nHost: a\r\nx-forwarded-for: 10.0.0.1\r\ncontent-length: 100\r\n\r\nx'], { deadlineMs: 2_000 })
-  await new Promise((r) => setTimeout(r, 300))
+  await sleep(300)
   const same = await exchange(port, [get('/', 'x-forwarded-for: 10.0.0.1\r\n')], { deadlineMs: 5_000 })
   t.same(statuses(same.data), [429])
   t.match(same.data, /"code":"CLIENT_LIMIT"/)
@@ -136,7 +137,7 @@ t.test('slow clients: one client holds at most limits.maxInFlightPerClient reque
   await slow
   let again: number[] = []
   for (let i = 0; i < 50 && again[0] !== 200; i++) {
-    if (i > 0) await new Promise((r) => setTimeout(r, 100))
+    if (i > 0) await sleep(100)
     again = statuses((await exchange(port, [get('/', 'x-forwarded-for: 10.0.0.1\r\n')], { deadlineMs: 2_000 })).data)
   }
   t.same(again, [200], 'its place is given back when its request ends')

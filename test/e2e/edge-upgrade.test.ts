@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { baseConfig, startRouterProcess, writeConfig, type RouterProcess } from './router-process.js'
 import { OK_KEEP_ALIVE, exchange, startRawUpstream, statuses, type Answer, type RawUpstream } from './raw.js'
+import { sleep } from '../helpers/time.js'
 
 // Issue 10, data plane: upgrade requests through a real router process, over
 // raw sockets. Only a 101 may turn a client connection into a raw pipe; an
@@ -86,7 +87,7 @@ t.test('tunnels are capped by limits.maxTunnels: 503 TOO_MANY_TUNNELS', async (t
   const { port } = await setup(t, () => 'tunnel', { limits: { maxTunnels: 2 } })
   const open = [exchange(port, [UPGRADE_WS], { deadlineMs: 3_000 }), exchange(port, [UPGRADE_WS], { deadlineMs: 3_000 })]
   // Give the two a moment to be accepted before the third.
-  await new Promise((r) => setTimeout(r, 300))
+  await sleep(300)
   const third = await exchange(port, [UPGRADE_WS])
   t.same(statuses(third.data), [503])
   t.match(third.data, /"code":"TOO_MANY_TUNNELS"/)
@@ -94,7 +95,7 @@ t.test('tunnels are capped by limits.maxTunnels: 503 TOO_MANY_TUNNELS', async (t
   // The router hears of the closes a moment later: retry, bounded.
   let again: number[] = []
   for (let i = 0; i < 50 && again[0] !== 101; i++) {
-    if (i > 0) await new Promise((r) => setTimeout(r, 100))
+    if (i > 0) await sleep(100)
     again = statuses((await exchange(port, [UPGRADE_WS], { deadlineMs: 500 })).data)
   }
   t.same(again, [101], 'closed tunnels free their place')

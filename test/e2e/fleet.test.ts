@@ -8,6 +8,7 @@ import { Pool } from 'undici'
 import { eventually, rawClient, requireRedis, startRedis } from '../redis/helpers.js'
 import { admin, baseConfig, startRouterProcess, writeConfig, type RouterProcess } from './router-process.js'
 import { startColorServer } from './upstreams.js'
+import { sleep } from '../helpers/time.js'
 
 /**
  * Issue 5, end to end: three real `switchyard serve` processes share one
@@ -48,8 +49,6 @@ interface Member {
   /** keep-alive pool to its admin API, for the fast polls */
   adminPool: Pool
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
 async function getJson(pool: Pool, path: string): Promise<{ status: number; json: any }> {
   const res = await pool.request({ method: 'GET', path })

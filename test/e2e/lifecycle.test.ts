@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { BIN, admin, baseConfig, startRouterProcess, writeConfig } from './router-process.js'
 import { startColorServer } from './upstreams.js'
+import { eventually } from '../helpers/wait.js'
 
 t.test('a flip survives a restart of the process (file store)', async (t) => {
   const blue = await startColorServer('blue')
@@ -48,7 +49,7 @@ t.test('SIGTERM drains a slow in-flight request, then exits 0', async (t) => {
   t.teardown(() => router.stop('SIGKILL'))
   const slow = fetch(router.proxyUrl + '/slow').then(async (r) => ({ status: r.status, body: await r.json() }))
   // wait until the upstream has the request, so it is really in flight
-  while (blue.hits === 0) await new Promise((r) => setTimeout(r, 20))
+  await eventually(() => blue.hits > 0, 10_000, 'the upstream to receive the slow request')
   router.child.kill('SIGTERM')
   const res = await slow
   t.equal(res.status, 200, 'the in-flight request finished')

@@ -4,23 +4,9 @@ import { Pool } from 'undici'
 
 /** Helpers for the watch/auto-revert end-to-end tests (test/e2e/watch.test.ts). */
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
-
-/**
- * Polls `probe` until it returns a value other than undefined/false, or
- * throws after `timeoutMs` naming `what` (and the last value seen).
- */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  for (;;) {
-    const v = await probe()
-    if (v !== undefined && v !== false) return v
-    last = v
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${JSON.stringify(last)})`)
-    await sleep(everyMs)
-  }
-}
+export { sleep } from '../helpers/time.js'
+export { waitFor } from '../helpers/wait.js'
+import { sleep } from '../helpers/time.js'
 
 /** One answer seen by the traffic generator. */
 export interface Answer {

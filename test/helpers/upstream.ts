@@ -168,12 +168,4 @@ export async function startUpstream(opts: UpstreamOptions): Promise<Upstream> {
   }
 }
 
-/** A port that was free a moment ago and has nothing listening on it now. */
-export async function freePort(): Promise<number> {
-  const s = http.createServer()
-  s.listen(0, '127.0.0.1')
-  await once(s, 'listening')
-  const port = (s.address() as AddressInfo).port
-  await new Promise<void>((r) => s.close(() => r()))
-  return port
-}
+export { freePort } from './net.js'

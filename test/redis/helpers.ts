@@ -3,7 +3,7 @@ import { once } from 'node:events'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createServer } from 'node:net'
+import { freePort } from '../helpers/net.js'
 import { Redis } from 'ioredis'
 import type { Test } from 'tap'
 
@@ -26,17 +26,6 @@ export function requireRedis(t: Test): boolean {
   }
   t.plan(0, 'redis-server not installed (set SWITCHYARD_REQUIRE_REDIS=1 to fail instead of skipping)')
   return false
-}
-
-/** A free TCP port on 127.0.0.1 (the OS picks it; there is a tiny reuse race). */
-export async function freePort(): Promise<number> {
-  const srv = createServer()
-  srv.listen(0, '127.0.0.1')
-  await once(srv, 'listening')
-  const port = (srv.address() as { port: number }).port
-  srv.close()
-  await once(srv, 'close')
-  return port
 }
 
 /** A private redis-server: no persistence, on its own port, killed on teardown. */
@@ -149,17 +138,8 @@ export async function startSentinel(t: Test, masterPort: number, name = 'mymaste
   return { port }
 }
 
-/** Resolves when `predicate` holds, polling; rejects after `timeoutMs`. */
-export async function eventually(predicate: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    if (await predicate()) return
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
-
-
+export { eventually } from '../helpers/wait.js'
+export { freePort }
 
 /** A plain client to look at or tamper with Redis directly; closed on teardown. */
 export function rawClient(t: Test, url: string): Redis {

@@ -1,12 +1,10 @@
 import t from 'tap'
 import type { Test } from 'tap'
 import { join } from 'node:path'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { validateConfig } from '../../src/config/index.js'
 import { appDirectory, createAdminApp, type AppHandle } from '../../src/control/admin/index.js'
 import { metricsRoutes } from '../../src/control/admin/routes/metrics.js'
-import { RolloutController } from '../../src/control/rollout.js'
+import { RolloutController } from '../../src/control/rollout-controller.js'
 import { Runtime } from '../../src/control/runtime.js'
 import { StateService, loadOrInit } from '../../src/control/service.js'
 import { createFileStore } from '../../src/control/store/index.js'
@@ -15,12 +13,12 @@ import { ErrorWindows } from '../../src/control/windows.js'
 import { createMetrics } from '../../src/observability/metrics.js'
 import type { Color } from '../../src/routing/index.js'
 import { fakeClock, memoryLogger } from './helpers.js'
+import { tempDir } from '../helpers/fs.js'
 
 const TOKEN = 'a-token-of-sixteen-chars'
 
 async function fixture(t: Test, o: { metricsPublic?: boolean } = {}) {
-  const dir = await mkdtemp(join(tmpdir(), 'switchyard-watch-'))
-  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const dir = await tempDir(t, 'switchyard-watch-')
   const clock = fakeClock()
   const config = validateConfig({
     upstreams: { blue: { targets: ['http://127.0.0.1:3001'] }, green: { targets: ['http://127.0.0.1:3002', 'http://127.0.0.1:3003'] } },

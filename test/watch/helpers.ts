@@ -5,22 +5,7 @@ import type { Test } from 'tap'
 import type { Change, HistoryEntry, State } from '../../src/routing/index.js'
 import type { ChangeEvent, Transition, WriteOptions, WriteResult } from '../../src/control/types.js'
 
-export const T0 = Date.parse('2025-01-01T00:00:00.000Z')
-
-/** A clock that moves only when told. */
-export function fakeClock(start = T0): { now: () => number; advance: (ms: number) => void; set: (ms: number) => void } {
-  let t = start
-  return {
-    now: () => t,
-    advance: (ms) => {
-      t += ms
-    },
-    set: (ms) => {
-      t = ms
-    },
-  }
-}
-
+export { T0, fakeClock } from '../helpers/time.js'
 
 /** Collects log lines of a pino-like logger. */
 export function memoryLogger(): {

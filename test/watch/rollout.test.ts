@@ -1,6 +1,6 @@
 import t from 'tap'
 import { AutoRevert } from '../../src/control/auto-revert.js'
-import { RolloutController } from '../../src/control/rollout.js'
+import { RolloutController } from '../../src/control/rollout-controller.js'
 import { ErrorWindows } from '../../src/control/windows.js'
 import type { SmokeGate, SmokeReport } from '../../src/control/types.js'
 import type { Color, State } from '../../src/routing/index.js'

@@ -2,10 +2,11 @@ import { readFile } from 'node:fs/promises'
 import { removeStaleTempFiles, writeFileAtomic } from './atomic-file.js'
 import { Writability, type WritabilityOptions } from './writability.js'
 import { SwitchyardError, isSwitchyardError } from '../../errors.js'
+import type { Log } from '../../observability/logger.js'
 import type { HistoryEntry, State } from '../../routing/index.js'
-import type { StateStore } from './types.js'
+import { spreadableStore, type StateStore } from './types.js'
 
-/** Options of {@link createFileStore}. */
+/** Options of {@link FileStore}. */
 export interface FileStoreOptions {
   /** the JSON file; its directory is created when missing */
   path: string
@@ -14,7 +15,7 @@ export interface FileStoreOptions {
   /** how often and how long readiness may probe the disk (see {@link Writability}) */
   probe?: WritabilityOptions
   /** told about stale temp files removed at load */
-  logger?: { info(obj: object, msg: string): void }
+  logger?: Pick<Log, 'info'>
 }
 
 /** What the file holds. */
@@ -43,153 +44,166 @@ interface Doc {
  * store: that would throw away the operators' live color and history.
  *
  * @example
- * const store = createFileStore({ path: './data/state.json' })
+ * const store = new FileStore({ path: './data/state.json' })
  * const state = (await store.load()) ?? (await store.initialize(initialState('blue', now)))
  */
-export function createFileStore(opts: FileStoreOptions): StateStore {
-  const path = opts.path
-  const historyLimit = opts.historyLimit ?? 1000
-  if (!Number.isInteger(historyLimit) || historyLimit < 1) {
-    throw new SwitchyardError('CONFIG_INVALID', `historyLimit must be a positive integer, got ${historyLimit}`)
-  }
+export class FileStore implements StateStore {
+  readonly kind = 'file'
+  readonly #path: string
+  readonly #historyLimit: number
+  readonly #logger: FileStoreOptions['logger']
+  readonly #writability: Writability
   /** undefined: not read yet; null: read, no file */
-  let doc: Doc | null | undefined
-  let chain: Promise<unknown> = Promise.resolve()
-  let cleaned = false
-  const writability = new Writability(path, opts.probe)
+  #doc: Doc | null | undefined
+  #chain: Promise<unknown> = Promise.resolve()
+  #cleaned = false
+
+  constructor(opts: FileStoreOptions) {
+    const historyLimit = opts.historyLimit ?? 1000
+    if (!Number.isInteger(historyLimit) || historyLimit < 1) {
+      throw new SwitchyardError('CONFIG_INVALID', `historyLimit must be a positive integer, got ${historyLimit}`)
+    }
+    this.#path = opts.path
+    this.#historyLimit = historyLimit
+    this.#logger = opts.logger
+    this.#writability = new Writability(opts.path, opts.probe)
+  }
+
+  load(): Promise<State | null> {
+    return this.#serialized(async () => {
+      this.#doc = await this.#read()
+      return this.#doc === null ? null : this.#doc.state
+    })
+  }
+
+  initialize(state: State): Promise<State> {
+    return this.#serialized(async () => {
+      const current = await this.#ensureLoaded()
+      if (current !== null) return current.state
+      const next: Doc = { state, history: [] }
+      await this.#write(next)
+      this.#doc = next
+      return state
+    })
+  }
+
+  commit(next: State, entry: HistoryEntry): Promise<void> {
+    return this.#serialized(async () => {
+      const current = await this.#ensureLoaded()
+      const stored = current === null ? 0 : current.state.version
+      if (next.version !== stored + 1) {
+        throw new SwitchyardError('VERSION_MISMATCH', `cannot store version ${next.version}: the stored version is ${stored}`)
+      }
+      const history = [entry, ...(current === null ? [] : current.history)]
+      if (history.length > this.#historyLimit) history.length = this.#historyLimit
+      const nextDoc: Doc = { state: next, history }
+      // Memory changes only after the file did: a failed write changes nothing.
+      await this.#write(nextDoc)
+      this.#doc = nextDoc
+    })
+  }
+
+  async history(limit: number): Promise<HistoryEntry[]> {
+    const current = await this.#serialized(() => this.#ensureLoaded()).catch((e: unknown) => {
+      throw isSwitchyardError(e) ? e : this.#unavailable('cannot read', e)
+    })
+    return current === null ? [] : current.history.slice(0, Math.max(0, limit))
+  }
+
+  onState(): void {
+    // One instance writes the file; there is nobody else to hear from.
+  }
+
+  reachable(): boolean {
+    return this.#writability.problem === null
+  }
+
+  unreachableReason(): string | null {
+    const problem = this.#writability.problem
+    return problem === null ? null : `file store ${problem}`
+  }
+
+  probe(): Promise<void> {
+    return this.#writability.refresh()
+  }
+
+  async close(): Promise<void> {
+    await this.#chain
+    await this.#writability.settled()
+  }
 
   /** Runs `fn` after every earlier write finished (success or not). */
-  function serialized<T>(fn: () => Promise<T>): Promise<T> {
-    const run = chain.then(fn, fn)
-    chain = run.catch(() => undefined)
+  #serialized<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#chain.then(fn, fn)
+    this.#chain = run.catch(() => undefined)
     return run
   }
 
-  function unavailable(what: string, e: unknown): SwitchyardError {
+  #unavailable(what: string, e: unknown): SwitchyardError {
     const reason = (e as NodeJS.ErrnoException).code ?? (e as Error).message
-    return new SwitchyardError('STORE_UNAVAILABLE', `state file ${path}: ${what}: ${reason}`)
+    return new SwitchyardError('STORE_UNAVAILABLE', `state file ${this.#path}: ${what}: ${reason}`)
   }
 
-  async function read(): Promise<Doc | null> {
-    await removeOrphans()
+  async #read(): Promise<Doc | null> {
+    await this.#removeOrphans()
     let text: string
     try {
-      text = await readFile(path, 'utf8')
+      text = await readFile(this.#path, 'utf8')
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null
-      throw unavailable('cannot read', e)
+      throw this.#unavailable('cannot read', e)
     }
-    let parsed: unknown
-    try {
-      parsed = JSON.parse(text)
-    } catch (e) {
-      throw new SwitchyardError(
-        'STORE_UNAVAILABLE',
-        `state file ${path} is corrupt (not JSON: ${(e as Error).message}); fix or move it away, it is never reset silently`,
-      )
-    }
-    if (!isDoc(parsed)) {
-      throw new SwitchyardError(
-        'STORE_UNAVAILABLE',
-        `state file ${path} is corrupt (expected {state: {version, live, ...}, history: [...]}); fix or move it away, it is never reset silently`,
-      )
-    }
-    return parsed
+    return parseDoc(this.#path, text)
   }
 
-  async function ensureLoaded(): Promise<Doc | null> {
-    if (doc === undefined) doc = await read()
-    return doc
+  async #ensureLoaded(): Promise<Doc | null> {
+    if (this.#doc === undefined) this.#doc = await this.#read()
+    return this.#doc
   }
 
-  async function write(next: Doc): Promise<void> {
+  async #write(next: Doc): Promise<void> {
     const json = JSON.stringify(next)
     try {
-      await writeFileAtomic(path, json, true)
+      await writeFileAtomic(this.#path, json, true)
     } catch (e) {
-      writability.failed(e, Buffer.byteLength(json))
-      throw unavailable('cannot write', e)
+      this.#writability.failed(e, Buffer.byteLength(json))
+      throw this.#unavailable('cannot write', e)
     }
-    writability.ok(Buffer.byteLength(json))
+    this.#writability.ok(Buffer.byteLength(json))
   }
 
   /** Once per store, before its first read and write: nobody else writes this file. */
-  async function removeOrphans(): Promise<void> {
-    if (cleaned) return
-    cleaned = true
-    const removed = await removeStaleTempFiles(path)
-    if (removed.length > 0) opts.logger?.info({ path, removed }, 'removed temp files left by a crashed writer')
+  async #removeOrphans(): Promise<void> {
+    if (this.#cleaned) return
+    this.#cleaned = true
+    const removed = await removeStaleTempFiles(this.#path)
+    if (removed.length > 0) this.#logger?.info({ path: this.#path, removed }, 'removed temp files left by a crashed writer')
   }
+}
 
-  return {
-    kind: 'file',
+/** A {@link FileStore} as a plain object of its methods (see {@link spreadableStore}); what other modules call. */
+export function createFileStore(opts: FileStoreOptions): StateStore {
+  return spreadableStore(new FileStore(opts))
+}
 
-    load() {
-      return serialized(async () => {
-        doc = await read()
-        return doc === null ? null : doc.state
-      })
-    },
-
-    initialize(state) {
-      return serialized(async () => {
-        const current = await ensureLoaded()
-        if (current !== null) return current.state
-        const next: Doc = { state, history: [] }
-        await write(next)
-        doc = next
-        return state
-      })
-    },
-
-    commit(next, entry) {
-      return serialized(async () => {
-        const current = await ensureLoaded()
-        const stored = current === null ? 0 : current.state.version
-        if (next.version !== stored + 1) {
-          throw new SwitchyardError(
-            'VERSION_MISMATCH',
-            `cannot store version ${next.version}: the stored version is ${stored}`,
-          )
-        }
-        const history = [entry, ...(current === null ? [] : current.history)]
-        if (history.length > historyLimit) history.length = historyLimit
-        const nextDoc: Doc = { state: next, history }
-        // Memory changes only after the file did: a failed write changes nothing.
-        await write(nextDoc)
-        doc = nextDoc
-      })
-    },
-
-    async history(limit) {
-      const current = await serialized(ensureLoaded).catch((e: unknown) => {
-        throw isSwitchyardError(e) ? e : unavailable('cannot read', e)
-      })
-      return current === null ? [] : current.history.slice(0, Math.max(0, limit))
-    },
-
-    onState() {
-      // One instance writes the file; there is nobody else to hear from.
-    },
-
-    reachable() {
-      return writability.problem === null
-    },
-
-    unreachableReason() {
-      const problem = writability.problem
-      return problem === null ? null : `file store ${problem}`
-    },
-
-    probe() {
-      return writability.refresh()
-    },
-
-    async close() {
-      await chain
-      await writability.settled()
-    },
+/** The document in `text`, or STORE_UNAVAILABLE naming `path` and what is wrong: never a silent reset. */
+function parseDoc(path: string, text: string): Doc {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch (e) {
+    throw new SwitchyardError(
+      'STORE_UNAVAILABLE',
+      `state file ${path} is corrupt (not JSON: ${(e as Error).message}); fix or move it away, it is never reset silently`,
+    )
   }
+  if (!isDoc(parsed)) {
+    throw new SwitchyardError(
+      'STORE_UNAVAILABLE',
+      `state file ${path} is corrupt (expected {state: {version, live, ...}, history: [...]}); fix or move it away, it is never reset silently`,
+    )
+  }
+  return parsed
 }
 
 function isDoc(v: unknown): v is Doc {

@@ -1,2 +1,2 @@
 export type { StateStore } from './types.js'
-export { createFileStore, type FileStoreOptions } from './file-store.js'
+export { FileStore, createFileStore, type FileStoreOptions } from './file-store.js'

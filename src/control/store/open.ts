@@ -3,7 +3,7 @@ import type { Config } from '../../config/index.js'
 import { DEFAULT_APP } from '../../config/index.js'
 import type { State } from '../../routing/index.js'
 import { createFileStore } from './file-store.js'
-import type { RedisLogger } from './redis-connection.js'
+import type { Log } from '../../observability/logger.js'
 import type { StateStore } from './types.js'
 
 /**
@@ -46,7 +46,7 @@ export interface StoreOpener {
  */
 export async function storeOpener(
   config: Pick<Config, 'store'>,
-  o: { instanceId: string; logger: RedisLogger },
+  o: { instanceId: string; logger: Log },
 ): Promise<StoreOpener> {
   const s = config.store
   if (s.type === 'file') {

@@ -1,5 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis'
 import { SwitchyardError, isSwitchyardError } from '../../errors.js'
+import type { Log } from '../../observability/logger.js'
 
 /**
  * How to reach Redis: a `redis://` or `rediss://` URL (TLS, password and db
@@ -18,16 +19,6 @@ export interface RedisConnectionOptions {
   /** longest pause between reconnection attempts (default 1000 ms) */
   reconnectMaxDelayMs?: number
 }
-
-/** The few logger methods the Redis parts use; a pino logger fits. */
-export interface RedisLogger {
-  info(obj: object, msg: string): void
-  warn(obj: object, msg: string): void
-  error(obj: object, msg: string): void
-}
-
-/** Discards everything: the default when no logger is given. */
-export const silentLogger: RedisLogger = { info() {}, warn() {}, error() {} }
 
 export type RedisRole = 'commands' | 'subscriber'
 
@@ -117,7 +108,7 @@ const closing = new WeakSet<Redis>()
  * {@link closeClient} is not logged. Attaching an `error` listener also keeps
  * ioredis from printing its "Unhandled error event" for each attempt.
  */
-export function watchConnection(client: Redis, logger: RedisLogger, what: string): void {
+export function watchConnection(client: Redis, logger: Log, what: string): void {
   let down = false
   let failures = 0
   let address: string | undefined

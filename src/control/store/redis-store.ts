@@ -1,21 +1,20 @@
 import type { Redis } from 'ioredis'
 import { SwitchyardError } from '../../errors.js'
+import { silentLog, type Log } from '../../observability/logger.js'
 import type { HistoryEntry, State } from '../../routing/index.js'
 import {
   closeClient,
   createRedisClient,
   describeRedis,
-  silentLogger,
   toStoreError,
   watchConnection,
   whenReady,
   type RedisConnectionOptions,
-  type RedisLogger,
 } from './redis-connection.js'
 import { defineStoreScripts, type StoreKeys } from './redis-scripts.js'
-import type { StateStore } from './types.js'
+import { spreadableStore, type StateStore } from './types.js'
 
-/** Options of {@link createRedisStore}. */
+/** Options of {@link RedisStore}. */
 export interface RedisStoreOptions extends RedisConnectionOptions {
   /** key prefix: `<prefix>:state`, `<prefix>:history`, channel `<prefix>:changes` */
   prefix: string
@@ -25,7 +24,7 @@ export interface RedisStoreOptions extends RedisConnectionOptions {
   resyncIntervalMs?: number
   /** history entries kept, newest first (default 1000) */
   historyLimit?: number
-  logger?: RedisLogger
+  logger?: Log
   /**
    * The state this instance routes by (the runtime's). Written back when
    * Redis comes back empty or older, so the fleet keeps its live color and
@@ -66,119 +65,240 @@ export function redisKeys(prefix: string): StoreKeys {
  *   before that point is lost with Redis' data.
  *
  * @example
- * const store = createRedisStore({ url: 'redis://127.0.0.1:6379', prefix: 'switchyard', instanceId,
+ * const store = new RedisStore({ url: 'redis://127.0.0.1:6379', prefix: 'switchyard', instanceId,
  *   getLocalState: () => runtime?.state ?? null })
  * const state = (await store.load()) ?? (await store.initialize(initialState('blue', now)))
  * store.onState((s) => runtime.apply(s))
  */
-export function createRedisStore(opts: RedisStoreOptions): StateStore {
-  const keys = redisKeys(opts.prefix)
-  const historyLimit = opts.historyLimit ?? 1000
-  const resyncIntervalMs = opts.resyncIntervalMs ?? 5000
-  const connectTimeoutMs = opts.connectTimeoutMs ?? 1000
-  const logger = opts.logger ?? silentLogger
-  if (!Number.isInteger(historyLimit) || historyLimit < 1) {
-    throw new SwitchyardError('CONFIG_INVALID', `historyLimit must be a positive integer, got ${historyLimit}`)
-  }
-  if (!(resyncIntervalMs > 0)) {
-    throw new SwitchyardError('CONFIG_INVALID', `resyncIntervalMs must be positive, got ${resyncIntervalMs}`)
-  }
-  const where = describeRedis(opts)
-  const shared = opts.shared
-  const client = shared?.client ?? createRedisClient(opts, 'commands')
-  const sub = shared?.sub ?? createRedisClient(opts, 'subscriber')
-  if (shared === undefined) {
-    watchConnection(client, logger, where)
-    watchConnection(sub, logger, `${where} (subscriber)`)
-  }
-  const scripts = defineStoreScripts(client, keys)
-
-  const listeners: ((state: State) => void)[] = []
+export class RedisStore implements StateStore {
+  readonly kind = 'redis'
+  readonly #opts: RedisStoreOptions
+  readonly #keys: StoreKeys
+  readonly #historyLimit: number
+  readonly #resyncIntervalMs: number
+  readonly #connectTimeoutMs: number
+  readonly #logger: Log
+  readonly #where: string
+  readonly #shared: boolean
+  readonly #client: Redis
+  readonly #sub: Redis
+  readonly #scripts: ReturnType<typeof defineStoreScripts>
+  readonly #listeners: ((state: State) => void)[] = []
   /** the newest state seen: loaded, received, committed or written back */
-  let known: State | null = null
+  #known: State | null = null
   /** JSON of commits in flight: their own announcement is not news */
-  const inflight = new Set<string>()
-  let opened = false
-  let closed = false
-  let timer: NodeJS.Timeout | null = null
-  let resyncing: Promise<void> | null = null
-  let resyncAgain = false
+  readonly #inflight = new Set<string>()
+  #opened = false
+  #closed = false
+  #timer: NodeJS.Timeout | null = null
+  #resyncing: Promise<void> | null = null
+  #resyncAgain = false
   /** the connection is up but the last command timed out (a hung server) */
-  let silent = false
+  #silent = false
+
+  constructor(opts: RedisStoreOptions) {
+    this.#opts = opts
+    this.#keys = redisKeys(opts.prefix)
+    this.#historyLimit = opts.historyLimit ?? 1000
+    this.#resyncIntervalMs = opts.resyncIntervalMs ?? 5000
+    this.#connectTimeoutMs = opts.connectTimeoutMs ?? 1000
+    this.#logger = opts.logger ?? silentLog
+    if (!Number.isInteger(this.#historyLimit) || this.#historyLimit < 1) {
+      throw new SwitchyardError('CONFIG_INVALID', `historyLimit must be a positive integer, got ${this.#historyLimit}`)
+    }
+    if (!(this.#resyncIntervalMs > 0)) {
+      throw new SwitchyardError('CONFIG_INVALID', `resyncIntervalMs must be positive, got ${this.#resyncIntervalMs}`)
+    }
+    this.#where = describeRedis(opts)
+    this.#shared = opts.shared !== undefined
+    this.#client = opts.shared?.client ?? createRedisClient(opts, 'commands')
+    this.#sub = opts.shared?.sub ?? createRedisClient(opts, 'subscriber')
+    if (!this.#shared) {
+      watchConnection(this.#client, this.#logger, this.#where)
+      watchConnection(this.#sub, this.#logger, `${this.#where} (subscriber)`)
+    }
+    this.#scripts = defineStoreScripts(this.#client, this.#keys)
+  }
+
+  load(): Promise<State | null> {
+    return this.#call('load', async () => {
+      const raw = await this.#client.get(this.#keys.state)
+      if (raw === null) return null
+      const state = this.#decode(raw, 'load')
+      this.#deliver(state)
+      return state
+    })
+  }
+
+  initialize(state: State): Promise<State> {
+    return this.#call('initialize', async () => {
+      const reply = await this.#scripts.restore(JSON.stringify(state), state.version, 'empty')
+      if (reply.stored) {
+        this.#note(state)
+        return state
+      }
+      // Another instance was first: that state is the fleet's.
+      const stored = this.#decode(reply.current, 'initialize')
+      this.#deliver(stored)
+      return stored
+    })
+  }
+
+  commit(next: State, entry: HistoryEntry): Promise<void> {
+    return this.#call('commit', async () => {
+      const json = JSON.stringify(next)
+      this.#inflight.add(json)
+      try {
+        await this.#commitOnce(next, json, JSON.stringify(entry))
+      } finally {
+        this.#inflight.delete(json)
+      }
+    })
+  }
+
+  history(limit: number): Promise<HistoryEntry[]> {
+    if (limit <= 0) return Promise.resolve([])
+    return this.#call('history', async () => {
+      const raws = await this.#client.lrange(this.#keys.history, 0, Math.min(limit, this.#historyLimit) - 1)
+      const entries: HistoryEntry[] = []
+      for (const raw of raws) {
+        const entry = parseEntry(raw)
+        if (entry !== null) entries.push(entry)
+      }
+      return entries
+    })
+  }
+
+  onState(listener: (state: State) => void): void {
+    this.#listeners.push(listener)
+  }
+
+  reachable(): boolean {
+    return !this.#closed && this.#client.status === 'ready' && !this.#silent
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    if (this.#timer !== null) clearInterval(this.#timer)
+    await this.#resyncing
+    if (!this.#shared) {
+      await Promise.all([closeClient(this.#client), closeClient(this.#sub)])
+      return
+    }
+    this.#client.off('ready', this.#onClientReady)
+    this.#sub.off('ready', this.#onSubReady)
+    this.#sub.off('message', this.#onMessage)
+    if (this.#sub.status === 'ready') await this.#sub.unsubscribe(this.#keys.channel).catch(() => undefined)
+  }
+
+  /** One compare-and-set of `next`; throws VERSION_MISMATCH or STORE_UNAVAILABLE when refused. */
+  async #commitOnce(next: State, json: string, entryJson: string): Promise<void> {
+    const expected = next.version - 1
+    let reply = await this.#scripts.commit(expected, json, entryJson, this.#historyLimit)
+    if (reply.kind === 'mismatch' && reply.current === null) {
+      // Redis lost its data since this instance last looked: put back
+      // what we hold, then try once more against that.
+      const local = this.#localNewest()
+      if (local !== null) {
+        await this.#writeBack(local, 'empty', null)
+        reply = await this.#scripts.commit(expected, json, entryJson, this.#historyLimit)
+      }
+    }
+    if (reply.kind === 'stored') {
+      this.#note(next)
+      return
+    }
+    if (reply.kind === 'corrupt') {
+      throw new SwitchyardError(
+        'STORE_UNAVAILABLE',
+        `redis key ${this.#keys.state} does not hold a valid state; fix or delete it, it is never reset silently`,
+      )
+    }
+    const current = reply.current === null ? null : this.#decode(reply.current, 'commit')
+    // A caller with a stale If-Match gets no reload: hand the newer state
+    // to the listeners so this instance catches up anyway.
+    if (current !== null) this.#deliver(current)
+    throw new SwitchyardError(
+      'VERSION_MISMATCH',
+      `cannot store version ${next.version}: the stored version is ${current === null ? 'none (empty store)' : current.version}`,
+    )
+  }
 
   /** Records `state` if newer; returns whether it was. */
-  function note(state: State): boolean {
-    if (known !== null && state.version <= known.version) return false
-    known = state
+  #note(state: State): boolean {
+    if (this.#known !== null && state.version <= this.#known.version) return false
+    this.#known = state
     return true
   }
 
   /** Hands a state read from Redis to the listeners, once, if it is news. */
-  function deliver(state: State): void {
-    if (!note(state)) return
-    for (const listener of listeners) {
+  #deliver(state: State): void {
+    if (!this.#note(state)) return
+    for (const listener of this.#listeners) {
       try {
         listener(state)
       } catch (e) {
-        logger.error({ err: (e as Error).message, version: state.version }, 'state listener failed')
+        this.#logger.error({ err: (e as Error).message, version: state.version }, 'state listener failed')
       }
     }
   }
 
-  function decode(raw: string, what: string): State {
+  #decode(raw: string, what: string): State {
     const state = parseState(raw)
     if (state === null) {
       throw new SwitchyardError(
         'STORE_UNAVAILABLE',
-        `redis key ${keys.state} (${what}) does not hold a valid state; fix or delete it, it is never reset silently`,
+        `redis key ${this.#keys.state} (${what}) does not hold a valid state; fix or delete it, it is never reset silently`,
       )
     }
     return state
   }
 
   /** Connects both clients once and starts the periodic resync. */
-  function open(): void {
-    if (opened || closed) return
-    opened = true
-    client.on('ready', onClientReady)
-    sub.on('ready', onSubReady)
-    sub.on('message', onMessage)
-    if (sub.status === 'wait') sub.connect().catch(() => undefined)
+  #open(): void {
+    if (this.#opened || this.#closed) return
+    this.#opened = true
+    this.#client.on('ready', this.#onClientReady)
+    this.#sub.on('ready', this.#onSubReady)
+    this.#sub.on('message', this.#onMessage)
+    if (this.#sub.status === 'wait') this.#sub.connect().catch(() => undefined)
     // Queued in the subscriber's offline queue until it connects; ioredis
     // subscribes again by itself after every reconnect.
-    sub.subscribe(keys.channel).catch(() => undefined)
-    timer = setInterval(() => void resync('timer'), resyncIntervalMs)
-    timer.unref()
+    this.#sub.subscribe(this.#keys.channel).catch(() => undefined)
+    this.#timer = setInterval(() => void this.#resync('timer'), this.#resyncIntervalMs)
+    this.#timer.unref()
   }
 
-  function onClientReady(): void {
-    silent = false
-    void resync('reconnect')
+  readonly #onClientReady = (): void => {
+    this.#silent = false
+    void this.#resync('reconnect')
   }
 
-  function onSubReady(): void {
-    void resync('subscriber reconnect')
+  readonly #onSubReady = (): void => {
+    void this.#resync('subscriber reconnect')
   }
 
-  function onMessage(channel: string, message: string): void {
-    if (channel !== keys.channel || inflight.has(message)) return
+  readonly #onMessage = (channel: string, message: string): void => {
+    if (channel !== this.#keys.channel || this.#inflight.has(message)) return
     const state = parseState(message)
     if (state === null) {
-      logger.warn({ channel }, 'ignored a message that is not a valid state')
+      this.#logger.warn({ channel }, 'ignored a message that is not a valid state')
       return
     }
-    deliver(state)
+    this.#deliver(state)
   }
 
-  async function ready(): Promise<void> {
-    if (closed) throw new SwitchyardError('STORE_UNAVAILABLE', 'the redis store is closed')
-    open()
-    await whenReady(client, connectTimeoutMs, where)
+  async #ready(): Promise<void> {
+    if (this.#closed) throw new SwitchyardError('STORE_UNAVAILABLE', 'the redis store is closed')
+    this.#open()
+    await whenReady(this.#client, this.#connectTimeoutMs, this.#where)
   }
 
   /** The newest of what this instance routes by and what it has seen. */
-  function localNewest(): State | null {
-    const local = opts.getLocalState?.() ?? null
+  #localNewest(): State | null {
+    const local = this.#opts.getLocalState?.() ?? null
+    const known = this.#known
     if (local === null) return known
     if (known === null) return local
     return local.version >= known.version ? local : known
@@ -189,181 +309,82 @@ export function createRedisStore(opts: RedisStoreOptions): StateStore {
    * an older version (mode 'older'); whatever is stored afterwards is
    * delivered, so instances that are behind catch up either way.
    */
-  async function writeBack(state: State, mode: 'empty' | 'older', stored: number | null): Promise<void> {
-    const reply = await scripts.restore(JSON.stringify(state), state.version, mode)
+  async #writeBack(state: State, mode: 'empty' | 'older', stored: number | null): Promise<void> {
+    const reply = await this.#scripts.restore(JSON.stringify(state), state.version, mode)
     if (reply.stored) {
-      note(state)
-      logger.warn(
-        { instance: opts.instanceId, version: state.version, live: state.live, storedVersion: stored },
+      this.#note(state)
+      this.#logger.warn(
+        { instance: this.#opts.instanceId, version: state.version, live: state.live, storedVersion: stored },
         mode === 'empty'
           ? 'redis had no state (restarted without persistence?); wrote back the state this instance holds; earlier history is lost'
           : 'redis held an older state (restored from an old snapshot or a lagging replica?); wrote back the newer state this instance holds',
       )
       return
     }
-    deliver(decode(reply.current, 'write-back'))
+    this.#deliver(this.#decode(reply.current, 'write-back'))
   }
 
   /** Runs one Redis call, tracking whether the server answers at all. */
-  async function watched<T>(p: Promise<T>): Promise<T> {
+  async #watched<T>(p: Promise<T>): Promise<T> {
     try {
       const v = await p
-      silent = false
+      this.#silent = false
       return v
     } catch (e) {
-      if (/timed out/i.test((e as Error).message)) silent = true
+      if (/timed out/i.test((e as Error).message)) this.#silent = true
       throw e
     }
   }
 
-  async function resyncOnce(): Promise<void> {
-    if (client.status !== 'ready') return
-    const raw = await watched(client.get(keys.state))
-    const local = localNewest()
+  async #resyncOnce(): Promise<void> {
+    if (this.#client.status !== 'ready') return
+    const raw = await this.#watched(this.#client.get(this.#keys.state))
+    const local = this.#localNewest()
     if (raw === null) {
-      if (local !== null) await writeBack(local, 'empty', null)
+      if (local !== null) await this.#writeBack(local, 'empty', null)
       return
     }
-    const stored = decode(raw, 'resync')
-    deliver(stored)
-    if (local !== null && stored.version < local.version) await writeBack(local, 'older', stored.version)
+    const stored = this.#decode(raw, 'resync')
+    this.#deliver(stored)
+    if (local !== null && stored.version < local.version) await this.#writeBack(local, 'older', stored.version)
   }
 
   /** Re-reads the state; overlapping calls fold into one extra pass. */
-  function resync(reason: string): Promise<void> {
-    if (closed) return Promise.resolve()
-    if (resyncing !== null) {
-      resyncAgain = true
-      return resyncing
+  #resync(reason: string): Promise<void> {
+    if (this.#closed) return Promise.resolve()
+    if (this.#resyncing !== null) {
+      this.#resyncAgain = true
+      return this.#resyncing
     }
-    resyncing = (async () => {
+    this.#resyncing = (async () => {
       try {
         do {
-          resyncAgain = false
-          await resyncOnce()
-        } while (resyncAgain && !closed)
+          this.#resyncAgain = false
+          await this.#resyncOnce()
+        } while (this.#resyncAgain && !this.#closed)
       } catch (e) {
         // The connection watcher already reports outages; this is for the rest.
-        if (client.status === 'ready') logger.warn({ reason, err: (e as Error).message }, 'redis resync failed')
+        if (this.#client.status === 'ready') this.#logger.warn({ reason, err: (e as Error).message }, 'redis resync failed')
       } finally {
-        resyncing = null
+        this.#resyncing = null
       }
     })()
-    return resyncing
+    return this.#resyncing
   }
 
-  async function call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    await ready()
+  async #call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    await this.#ready()
     try {
-      return await watched(fn())
+      return await this.#watched(fn())
     } catch (e) {
-      throw toStoreError(e, `${where} ${what}`)
+      throw toStoreError(e, `${this.#where} ${what}`)
     }
   }
+}
 
-  return {
-    kind: 'redis',
-
-    load() {
-      return call('load', async () => {
-        const raw = await client.get(keys.state)
-        if (raw === null) return null
-        const state = decode(raw, 'load')
-        deliver(state)
-        return state
-      })
-    },
-
-    initialize(state) {
-      return call('initialize', async () => {
-        const reply = await scripts.restore(JSON.stringify(state), state.version, 'empty')
-        if (reply.stored) {
-          note(state)
-          return state
-        }
-        // Another instance was first: that state is the fleet's.
-        const stored = decode(reply.current, 'initialize')
-        deliver(stored)
-        return stored
-      })
-    },
-
-    commit(next, entry) {
-      return call('commit', async () => {
-        const json = JSON.stringify(next)
-        const entryJson = JSON.stringify(entry)
-        inflight.add(json)
-        try {
-          let reply = await scripts.commit(next.version - 1, json, entryJson, historyLimit)
-          if (reply.kind === 'mismatch' && reply.current === null) {
-            // Redis lost its data since this instance last looked: put back
-            // what we hold, then try once more against that.
-            const local = localNewest()
-            if (local !== null) {
-              await writeBack(local, 'empty', null)
-              reply = await scripts.commit(next.version - 1, json, entryJson, historyLimit)
-            }
-          }
-          if (reply.kind === 'stored') {
-            note(next)
-            return
-          }
-          if (reply.kind === 'corrupt') {
-            throw new SwitchyardError(
-              'STORE_UNAVAILABLE',
-              `redis key ${keys.state} does not hold a valid state; fix or delete it, it is never reset silently`,
-            )
-          }
-          const current = reply.current === null ? null : decode(reply.current, 'commit')
-          // A caller with a stale If-Match gets no reload: hand the newer state
-          // to the listeners so this instance catches up anyway.
-          if (current !== null) deliver(current)
-          throw new SwitchyardError(
-            'VERSION_MISMATCH',
-            `cannot store version ${next.version}: the stored version is ${current === null ? 'none (empty store)' : current.version}`,
-          )
-        } finally {
-          inflight.delete(json)
-        }
-      })
-    },
-
-    history(limit) {
-      if (limit <= 0) return Promise.resolve([])
-      return call('history', async () => {
-        const raws = await client.lrange(keys.history, 0, Math.min(limit, historyLimit) - 1)
-        const entries: HistoryEntry[] = []
-        for (const raw of raws) {
-          const entry = parseEntry(raw)
-          if (entry !== null) entries.push(entry)
-        }
-        return entries
-      })
-    },
-
-    onState(listener) {
-      listeners.push(listener)
-    },
-
-    reachable() {
-      return !closed && client.status === 'ready' && !silent
-    },
-
-    async close() {
-      if (closed) return
-      closed = true
-      if (timer !== null) clearInterval(timer)
-      await resyncing
-      if (shared === undefined) {
-        await Promise.all([closeClient(client), closeClient(sub)])
-        return
-      }
-      client.off('ready', onClientReady)
-      sub.off('ready', onSubReady)
-      sub.off('message', onMessage)
-      if (sub.status === 'ready') await sub.unsubscribe(keys.channel).catch(() => undefined)
-    },
-  }
+/** A {@link RedisStore} as a plain object of its methods (see {@link spreadableStore}); what other modules call. */
+export function createRedisStore(opts: RedisStoreOptions): StateStore {
+  return spreadableStore(new RedisStore(opts))
 }
 
 /** Parses a stored or published state; null when it is not one. */

@@ -46,3 +46,25 @@ export interface StateStore {
   probe?(): Promise<void>
   close(): Promise<void>
 }
+
+/**
+ * `store`'s methods as own, bound properties, so a caller can wrap one of
+ * them with a spread (`{ ...store, commit: failingCommit }`), as the tests
+ * and fault injectors do; a class instance keeps its methods on the
+ * prototype, where a spread does not reach.
+ */
+export function spreadableStore(store: StateStore): StateStore {
+  const plain: StateStore = {
+    kind: store.kind,
+    load: () => store.load(),
+    initialize: (state) => store.initialize(state),
+    commit: (next, entry) => store.commit(next, entry),
+    history: (limit) => store.history(limit),
+    onState: (listener) => store.onState(listener),
+    reachable: () => store.reachable(),
+    close: () => store.close(),
+  }
+  if (store.unreachableReason !== undefined) plain.unreachableReason = () => store.unreachableReason?.() ?? null
+  if (store.probe !== undefined) plain.probe = () => store.probe?.() ?? Promise.resolve()
+  return plain
+}

@@ -25,10 +25,10 @@ import {
   type StateUpdater,
   type Thresholds,
   type Verdict,
-  type WatchLogger,
   type WindowSource,
 } from './auto-revert.js'
 import { Ticker } from './ticker.js'
+import type { Log } from '../observability/logger.js'
 import type { SmokeGate, WriteOptions, WriteResult } from './types.js'
 
 export interface RolloutControllerOptions {
@@ -38,7 +38,7 @@ export interface RolloutControllerOptions {
   thresholds: Thresholds
   /** epoch ms */
   clock: () => number
-  logger: WatchLogger
+  logger: Log
   /** runs on the rolled-out color before a rollout starts and before a manual promote, unless `force` */
   smoke?: SmokeGate
   /** history actor of the controller's own steps (default 'switchyard') */

@@ -1,0 +1,103 @@
+/** The bench's command line: scenarios, options (validated once), the machine it runs on. */
+import os from 'node:os'
+import { parseArgs } from 'node:util'
+import { CONTENDERS } from './contenders.js'
+import { canPin, onPath } from './procs.js'
+
+export const SCENARIOS = [
+  { id: 'small', title: 'small GET (13 B)', method: 'GET', path: '/small', bodyBytes: 0 },
+  { id: '16k', title: '16 KiB response', method: 'GET', path: '/16k', bodyBytes: 0 },
+  { id: 'post64k', title: '64 KiB POST', method: 'POST', path: '/upload', bodyBytes: 64 * 1024 },
+]
+
+export const HELP = `usage: node bench/run.js [options]
+  --duration <s>        seconds per measured run (default 2.5; quick 1.5)
+  --connections <n>     keep-alive connections (default 50)
+  --rounds <n>          rounds; each contender runs once per round (default 3; quick 1)
+  --scenario <list>     small,16k,post64k or all (default all; quick small)
+  --only <list>         contenders: ${CONTENDERS.map((c) => c.id).join(',')}
+  --tool <t>            autocannon (default) or wrk (when installed)
+  --quick               CI smoke: short, one round, one scenario, no half-load or memory runs
+  --no-pin              do not pin processes to cores
+  --no-half             skip the fixed-rate run at half of the max load
+  --no-memory           skip the 1,000-connection memory run
+  --memory-connections <n>  connections of the memory run (default 1000)
+  --markdown            also print the tables as Markdown
+  --serve-direct        start switchyard via dist/cli/serve.js instead of bin/switchyard.js
+  -h, --help`
+
+/** The options of this run; prints help or a usage error and exits on bad input. */
+export function options() {
+  const { values } = parseArgs({
+    options: {
+      duration: { type: 'string' },
+      connections: { type: 'string', default: '50' },
+      rounds: { type: 'string' },
+      scenario: { type: 'string' },
+      only: { type: 'string' },
+      tool: { type: 'string', default: 'autocannon' },
+      quick: { type: 'boolean', default: false },
+      'no-pin': { type: 'boolean', default: false },
+      'serve-direct': { type: 'boolean', default: false },
+      'no-half': { type: 'boolean', default: false },
+      'no-memory': { type: 'boolean', default: false },
+      'memory-connections': { type: 'string', default: '1000' },
+      markdown: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  })
+  if (values.help) {
+    console.log(HELP)
+    process.exit(0)
+  }
+  const quick = values.quick
+  const o = {
+    quick,
+    duration: Number(values.duration ?? (quick ? 1.5 : 2.5)),
+    connections: Number(values.connections),
+    rounds: Number(values.rounds ?? (quick ? 1 : 3)),
+    tool: values.tool,
+    pin: !values['no-pin'] && canPin && os.availableParallelism() >= 2,
+    half: !values['no-half'] && !quick,
+    memory: !values['no-memory'] && !quick,
+    memoryConnections: Number(values['memory-connections']),
+    markdown: values.markdown,
+    serveDirect: values['serve-direct'],
+  }
+  const scen = values.scenario ?? (quick ? 'small' : 'all')
+  o.scenarios = scen === 'all' ? SCENARIOS : scen.split(',').map((id) => {
+    const s = SCENARIOS.find((x) => x.id === id)
+    if (s === undefined) fail(`unknown scenario "${id}" (small, 16k, post64k, all)`)
+    return s
+  })
+  const only = values.only?.split(',')
+  for (const id of only ?? []) if (!CONTENDERS.some((c) => c.id === id)) fail(`unknown contender "${id}"`)
+  o.contenders = CONTENDERS.filter((c) => only === undefined || only.includes(c.id))
+  for (const k of ['duration', 'connections', 'rounds', 'memoryConnections']) {
+    if (!(o[k] > 0)) fail(`--${k} must be a positive number`)
+  }
+  if (o.tool !== 'autocannon' && o.tool !== 'wrk') fail('--tool is autocannon or wrk')
+  if (o.tool === 'wrk' && !onPath('wrk')) {
+    console.log('bench: wrk is not installed (apt-get install wrk); using autocannon')
+    o.tool = 'autocannon'
+  }
+  return o
+}
+
+function fail(msg) {
+  console.error(`bench: ${msg}\n\n${HELP}`)
+  process.exit(2)
+}
+
+/** What the run ran on, for the log line and the JSON. */
+export function machine() {
+  const cpus = os.cpus()
+  return {
+    cpus: cpus.length,
+    model: cpus[0]?.model ?? 'unknown',
+    memGiB: +(os.totalmem() / 2 ** 30).toFixed(1),
+    node: process.version,
+    platform: `${os.type()} ${os.release()} ${os.arch()}`,
+    loadavgAtStart: os.loadavg().map((x) => +x.toFixed(2)),
+  }
+}
