@@ -12,10 +12,11 @@ import type { ChangeEvent, Convergence, SmokeGate, SmokeReport } from './types.j
 import { ErrorWindows } from './windows.js'
 
 /** The routing settings of an app's config (not part of the state). */
-export function routingOptions(app: Pick<AppConfig, 'stickiness' | 'overrides'>): RoutingOptions {
+export function routingOptions(app: Pick<AppConfig, 'stickiness' | 'overrides'> & Partial<Pick<AppConfig, 'mirror'>>): RoutingOptions {
   return {
     stickiness: { header: app.stickiness.header ?? null, cookie: app.stickiness.cookie ?? null },
     overrides: { enabled: app.overrides.enabled, secret: app.overrides.secret ?? null },
+    ...(app.mirror !== undefined ? { mirror: { percent: app.mirror.percent, methods: app.mirror.methods } } : {}),
   }
 }
 

@@ -257,7 +257,8 @@ export class StateService extends EventEmitter {
   #apply(state: State, entry: HistoryEntry | null): void {
     const previous = this.#runtime.state
     if (!this.#runtime.apply(state)) return
-    const event: ChangeEvent = { app: this.app, state, previous, entry }
+    // The runtime's copy: a state stored before some field existed reads with its default.
+    const event: ChangeEvent = { app: this.app, state: this.#runtime.state, previous, entry }
     try {
       this.emit('change', event)
     } catch (e) {
@@ -276,8 +277,8 @@ function rolloutActive(): SwitchyardError {
  * `initialLive` live when the store is empty (another instance may win that
  * race; its state is returned then).
  */
-export async function loadOrInit(store: StateStore, initialLive: Color, clock: () => number): Promise<State> {
+export async function loadOrInit(store: StateStore, initialLive: Color, clock: () => number, mirror = 0): Promise<State> {
   const stored = await store.load()
   if (stored !== null) return stored
-  return store.initialize(initialState(initialLive, new Date(clock()).toISOString()))
+  return store.initialize(initialState(initialLive, new Date(clock()).toISOString(), mirror))
 }
