@@ -126,6 +126,7 @@ function planeOptions(app: AppControl): AppPlaneOptions {
     trustForwarded: c.headers.trustForwarded,
     source: app.runtime,
     observer: app.observer,
+    mirror: { settings: c.mirror, observer: app.shadow },
   }
 }
 

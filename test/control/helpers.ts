@@ -19,6 +19,7 @@ export function fakeClock(start = Date.parse('2025-01-01T00:00:00Z')): { now: ()
 
 
 import { RolloutController } from '../../src/control/rollout.js'
+import { ShadowRecorder } from '../../src/control/shadow.js'
 import { Runtime } from '../../src/control/runtime.js'
 import { StateService, loadOrInit } from '../../src/control/service.js'
 import { createFileStore } from '../../src/control/store/index.js'
@@ -54,6 +55,8 @@ export interface AdminFixture {
   smoke: FakeSmoke
   /** the one app (`default`) the admin API serves */
   handle: AppHandle
+  /** the app's shadow diff counters (also the flip gate's verdict) */
+  shadow: ShadowRecorder
 }
 
 /** A logger that drops everything (the rollout controller wants one). */
@@ -79,11 +82,20 @@ export async function adminFixture(
     overrides: { enabled: false, secret: null },
   })
   const smoke = new FakeSmoke()
-  const service = new StateService({ store, runtime, clock: clock.now, smoke })
+  const shadow = new ShadowRecorder({
+    settings: config.apps[0].mirror,
+    clock: clock.now,
+    live: () => runtime.state.live,
+    tally: { sent: 0, dropped: 0, error: 0, match: 0, mismatch: 0, skipped: 0 },
+  })
+  const service = new StateService({ store, runtime, clock: clock.now, smoke, shadow })
+  service.on('change', (e) => {
+    if (e.state.live !== e.previous.live) shadow.reset()
+  })
   const appConfig = config.apps[0]
   const windows = new ErrorWindows({ windowSeconds: appConfig.autoRevert.windowSeconds, now: clock.now })
   service.on('change', windows.onChange)
-  const rollouts = new RolloutController({ service, windows, thresholds: appConfig.autoRevert, clock: clock.now, logger: quiet, smoke })
+  const rollouts = new RolloutController({ service, windows, thresholds: appConfig.autoRevert, clock: clock.now, logger: quiet, smoke, shadow })
   const handle: AppHandle = {
     name: appConfig.name,
     config: appConfig,
@@ -91,6 +103,7 @@ export async function adminFixture(
     runtime,
     store,
     smoke,
+    shadow,
     rollouts,
     windows,
     targets: () => ({
@@ -104,7 +117,7 @@ export async function adminFixture(
     await rollouts.stop()
   })
   await app.ready()
-  return { app, service, runtime, store, smoke, handle }
+  return { app, service, runtime, store, smoke, handle, shadow }
 }
 
 export { stateV, entryV } from '../helpers/state.js'
