@@ -13,6 +13,8 @@ export default tseslint.config(
       '@typescript-eslint/require-await': 'off',
       // a `let` assigned once, after a closure that reads it was made
       'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
+      // `_name`: a parameter a callback signature needs, or a key left out of a rest copy
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true }],
     },
   },
   {

@@ -13,6 +13,7 @@ export const ERRORS = {
   UNKNOWN_APP: { status: 404, message: 'No app by that name' },
   UNKNOWN_HOST: { status: 404, message: 'No app serves this host' },
   SMOKE_FAILED: { status: 409, message: 'Smoke checks failed' },
+  SHADOW_MISMATCH: { status: 409, message: 'The idle color answers differently from the live one too often (shadow diff)' },
   NO_PREVIOUS: { status: 409, message: 'There is no previous live color to roll back to' },
   ROLLOUT_ACTIVE: { status: 409, message: 'A rollout is in progress' },
   NO_ROLLOUT: { status: 409, message: 'No rollout is in progress' },

@@ -94,7 +94,7 @@ async function loadState(
   const deadline = clock() + waitMs
   for (let attempt = 1; ; attempt++) {
     try {
-      return await loadOrInit(store, app.initial.live, clock)
+      return await loadOrInit(store, app.initial.live, clock, app.mirror.percent)
     } catch (e) {
       if (clock() >= deadline) {
         const cached = cache !== null && isSwitchyardError(e) && e.code === 'STORE_UNAVAILABLE' ? await cache.read() : null
@@ -129,6 +129,7 @@ function planeOptions(app: AppControl): AppPlaneOptions {
     trustForwarded: c.headers.trustForwarded,
     source: app.runtime,
     observer: app.observer,
+    mirror: { settings: c.mirror, observer: app.shadow },
   }
 }
 

@@ -43,7 +43,8 @@ function rolloutLine(s: State): string | null {
 
 /** `status`: one line with everything, and the rollout if there is one. */
 export function formatStatus(s: State): string {
-  let out = `live: ${s.live}  idle: ${other(s.live)}  canary: ${s.canary}%  version: ${s.version}  cohorts: ${s.cohorts.length}  updated: ${s.updatedAt}\n`
+  const mirror = typeof s.mirror === 'number' && s.mirror > 0 ? `  mirror: ${s.mirror}%` : ''
+  let out = `live: ${s.live}  idle: ${other(s.live)}  canary: ${s.canary}%${mirror}  version: ${s.version}  cohorts: ${s.cohorts.length}  updated: ${s.updatedAt}\n`
   if (s.previous !== null || s.lastFlipAt !== null) {
     out += `previous: ${s.previous ?? '-'}  last flip: ${s.lastFlipAt ?? '-'}\n`
   }
@@ -78,6 +79,8 @@ function describeWrite(command: string, r: WriteResult): string {
       return `live: ${s.live} (rolled back from ${String(e?.from ?? other(s.live))})  version: ${s.version}\n`
     case 'canary':
       return `canary: ${s.canary}% to ${other(s.live)} (was ${String(e?.from ?? '?')}%)  version: ${s.version}\n`
+    case 'mirror':
+      return `mirror: ${s.mirror}% of live-routed requests copied to ${other(s.live)} (was ${String(e?.from ?? '?')}%)  version: ${s.version}\n`
     case 'cohort set': {
       const op = e?.detail?.op === 'replace' ? 'replaced' : 'added'
       return `cohort ${String(e?.to ?? '')}: ${op}  version: ${s.version}\n`
@@ -286,4 +289,61 @@ export function formatReload(r: ReloadView): string {
     out += `  needs a restart to apply: ${list(r.needsRestart)} (listener, admin and store settings are not reloaded)\n`
   }
   return out
+}
+
+/** `GET /v1/shadow` as the CLI reads it. */
+export interface ShadowView {
+  percent: number
+  compare: boolean
+  samples: number
+  matches: number
+  mismatches: number
+  skipped: number
+  errors: number
+  dropped: number
+  sent: number
+  mismatchRate: number
+  maxMismatchRate: number
+  minSamples: number
+  refusing: boolean
+  routes: { route: string; samples: number; mismatches: number; mismatchRate: number }[]
+  recent: { at: string; method: string; path: string; live: { status: number }; idle: { status: number; color: string }; diff: string[] }[]
+}
+
+const pct = (r: number): string => `${Math.round(r * 10_000) / 100}%`
+
+/** `switchyard shadow`: counts, the gate, the rate by route, the recent diffs. */
+export function formatShadow(v: ShadowView): string {
+  let out = `mirror: ${v.percent}%  sent: ${v.sent}  dropped: ${v.dropped}  errors: ${v.errors}\n`
+  if (!v.compare) return out + 'compare: off (mirror.compare.enabled is false)\n'
+  out += `compared: ${v.samples}  matches: ${v.matches}  mismatches: ${v.mismatches}  skipped: ${v.skipped}  mismatch rate: ${pct(v.mismatchRate)}\n`
+  out +=
+    v.samples < v.minSamples
+      ? `gate: no verdict yet (${v.samples} of ${v.minSamples} comparisons)\n`
+      : v.refusing
+        ? `gate: REFUSING a flip to the idle color (${pct(v.mismatchRate)} > ${pct(v.maxMismatchRate)}); --force skips it\n`
+        : `gate: ok (${pct(v.mismatchRate)} <= ${pct(v.maxMismatchRate)})\n`
+  if (v.routes.length > 0) {
+    out += 'by route:\n'
+    for (const r of v.routes.slice(0, 20)) out += `  ${printable(r.route).padEnd(40)} ${String(r.mismatches).padStart(6)} / ${String(r.samples).padEnd(6)} ${pct(r.mismatchRate)}\n`
+    if (v.routes.length > 20) out += `  … ${v.routes.length - 20} more (--json shows all)\n`
+  }
+  if (v.recent.length > 0) {
+    out += 'recent mismatches (newest first):\n'
+    for (const m of v.recent.slice(0, 10)) {
+      out += `  ${m.at}  ${printable(m.method)} ${printable(m.path)}  live ${m.live.status}, ${m.idle.color} ${m.idle.status}\n`
+      for (const d of m.diff) out += `    ${printable(d)}\n`
+    }
+  }
+  return out
+}
+
+/** The shadow gate's figures of a SHADOW_MISMATCH refusal. */
+export function formatGate(d: Record<string, unknown> | undefined): string {
+  if (d === undefined) return ''
+  const n = (k: string) => (typeof d[k] === 'number' ? (d[k]) : NaN)
+  return (
+    `  ${n('mismatches')} of ${n('samples')} compared answers differ: ${pct(n('mismatchRate'))} > ${pct(n('maxMismatchRate'))} (at least ${n('minSamples')} samples)\n` +
+    `"switchyard shadow" shows the differences; --force flips anyway\n`
+  )
 }

@@ -23,11 +23,14 @@ import {
   formatCheck,
   formatCohorts,
   formatExplain,
+  formatGate,
   formatHistory,
   formatHealth,
   formatReload,
   formatRollout,
+  formatShadow,
   printable,
+  type ShadowView,
   type AppView,
   type HealthView,
   type ReloadView,
@@ -345,6 +348,7 @@ function describeRefusal(body: unknown, target: AdminTarget): string {
   const errors = err.details?.errors
   if (Array.isArray(errors)) for (const e of errors) out += `  ${printable(String(e))}\n`
   if (err.code === 'UNAUTHORIZED' && !target.token) out += 'set SWITCHYARD_ADMIN_TOKEN to the admin token\n'
+  if (err.code === 'SHADOW_MISMATCH') out += formatGate(err.details)
   if (err.code === 'VERSION_MISMATCH') out += 'the state changed since you read it: run "switchyard status" and decide again\n'
   if (err.code === 'CONFIG_INVALID') out += 'the router goes on with the config it had; fix the file and reload again\n'
   return out
@@ -434,6 +438,23 @@ async function planFor(command: ClientCommand, p: ParsedArgs, scope: Scope): Pro
 
     case 'rollout':
       return planRollout(p, scope)
+
+    case 'mirror': {
+      allowOnly(p, 'mirror', WRITE)
+      const [percent] = expectArgs(p, 'mirror', ['percent'])
+      const body: Record<string, unknown> = { percent: parsePercent(percent, 'mirror <percent>'), ...reason(p) }
+      return { method: 'PUT', path: at(scope, 'mirror'), body, headers: ifMatch(p), render: asWrite('mirror'), write: true }
+    }
+
+    case 'shadow': {
+      allowOnly(p, 'shadow', [])
+      const [sub] = expectArgs(p, 'shadow', ['reset'], 1)
+      if (sub !== undefined) oneOf(sub, ['reset'] as const, 'shadow [reset]')
+      const render = (b: unknown) => formatShadow(b as ShadowView)
+      return sub === undefined
+        ? { method: 'GET', path: at(scope, 'shadow'), render }
+        : { method: 'POST', path: at(scope, 'shadow/reset'), body: {}, render: (b) => `shadow counters cleared\n${render(b)}` }
+    }
 
     case 'health':
       allowOnly(p, 'health', [])

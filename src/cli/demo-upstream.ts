@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net'
 
 /**
  * A tiny application for `switchyard demo`: answers with its color, has a
- * `/health` for smoke checks, and can be told to fail a share of requests
+ * `/health` for smoke checks, `/api/price` (green answers another price, for
+ * the dark launch walk-through), and can be told to fail a share of requests
  * (`PUT /__demo/error-rate?value=0.5`) so auto-revert can be watched.
  */
 export interface DemoUpstream {
@@ -34,6 +35,11 @@ export async function startDemoUpstream(color: string, version: string, random: 
     req.resume()
     if (errorRate > 0 && random() < errorRate) {
       res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ color, error: 'injected failure' }) + '\n')
+      return
+    }
+    if (url.pathname === '/api/price') {
+      // The dark launch walk-through: green (v2) prices differently, so the shadow diff finds it.
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ sku: 'demo-1', price: color === 'green' ? 12 : 10, currency: 'EUR' }) + '\n')
       return
     }
     const body = {

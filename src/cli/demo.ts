@@ -78,6 +78,7 @@ export async function demo(argv: string[], io: Io): Promise<number> {
       overrides: { enabled: true },
       smoke: { checks: [{ path: '/health', expectStatus: 200, bodyIncludes: 'ok', timeoutMs: 2000 }] },
       autoRevert: { enabled: true, maxErrorRate: 0.05, minRequests: 20, windowSeconds: 30, watchSecondsAfterFlip: 120 },
+      mirror: { compare: { ignoreJsonFields: ['color', 'version', 'seenColorHeader'], minSamples: 10 } }, // dark launch: only /api/price differs
       shutdownGraceSeconds: 5,
       log: { level: io.env.SWITCHYARD_LOG_LEVEL ?? 'warn' },
     })

@@ -66,6 +66,9 @@ function appOf(raw: RawConfig, name: string, hosts: string[], own: Record<string
     const mine = own[key] as Record<string, unknown> | undefined
     app[key] = mine === undefined ? raw[key] : { ...raw[key], ...mine }
   }
+  // mirror.compare is itself a section: an app's maxMismatchRate keeps the top level's minSamples.
+  const mirror = own.mirror as { compare?: Record<string, unknown> } | undefined
+  if (mirror?.compare !== undefined) app.mirror = { ...raw.mirror, ...mirror, compare: { ...raw.mirror.compare, ...mirror.compare } }
   return app as unknown as AppConfig
 }
 

@@ -112,8 +112,39 @@ const Timeouts = Type.Object(
   { additionalProperties: false, default: {} },
 )
 
+const HttpMethod = Type.String({ pattern: '^[A-Za-z]+$', description: 'an HTTP method such as GET' })
+const MirrorCompare = Type.Object(
+  {
+    enabled: Type.Boolean({ default: true }),
+    /** response headers that must match, besides content-type */
+    headers: Type.Array(Type.String({ minLength: 1, pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", description: 'a header name' }), { default: [] }),
+    /** JSON bodies: fields of these names, at any depth, are ignored */
+    ignoreJsonFields: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+    /** a flip to the idle color is refused above this mismatch rate */
+    maxMismatchRate: Type.Number({ minimum: 0, maximum: 1, default: 0.01 }),
+    /** fewer comparisons: no verdict, no refusal */
+    minSamples: Type.Integer({ minimum: 1, default: 50 }),
+  },
+  { additionalProperties: false, default: {} },
+)
+/** Dark launch: copies of live traffic to the idle color, and the shadow diff of its answers. */
+const Mirror = Type.Object(
+  {
+    /** share of live-routed requests copied to idle, until PUT /v1/mirror stores one */
+    percent: Type.Number({ minimum: 0, maximum: 100, default: 0 }),
+    methods: Type.Array(HttpMethod, { minItems: 1, default: ['GET', 'HEAD'] }),
+    /** larger requests are not mirrored, larger answers not compared */
+    maxBodyBytes: Type.Integer({ minimum: 0, maximum: 67_108_864, default: 1_048_576 }),
+    /** mirrored requests in flight at most (per app); beyond it a copy is dropped, never queued */
+    concurrency: Type.Integer({ minimum: 1, maximum: 4096, default: 64 }),
+    timeoutMs: Type.Integer({ minimum: 1, maximum: 600_000, default: 5000 }),
+    compare: MirrorCompare,
+  },
+  { additionalProperties: false, default: {} },
+)
+
 /** The keys of the per-app sections (an app's own value, else the top-level one). */
-export const APP_SECTIONS = ['initial', 'stickiness', 'overrides', 'headers', 'smoke', 'autoRevert', 'timeouts'] as const
+export const APP_SECTIONS = ['initial', 'stickiness', 'overrides', 'headers', 'smoke', 'autoRevert', 'timeouts', 'mirror'] as const
 export type AppSection = (typeof APP_SECTIONS)[number]
 
 /** App names: what URLs, Redis keys, file names and metric labels can all carry. */
@@ -152,6 +183,8 @@ export const AppInputSchema = Type.Object(
     smoke: Type.Optional(appSection(Smoke)),
     autoRevert: Type.Optional(appSection(AutoRevert)),
     timeouts: Type.Optional(appSection(Timeouts)),
+    // compare is merged key by key too, so it is stripped of defaults as well
+    mirror: Type.Optional(appSection(Type.Object({ ...Mirror.properties, compare: appSection(MirrorCompare) }))),
   },
   { additionalProperties: false },
 )
@@ -193,6 +226,7 @@ export const ConfigSchema = Type.Object(
       { additionalProperties: false, default: {} },
     ),
     timeouts: Timeouts,
+    mirror: Mirror,
     limits: Type.Object(
       {
         /** largest request head (request line + headers) accepted, bytes */
@@ -244,6 +278,7 @@ export interface AppConfig {
   readonly smoke: RawConfig['smoke']
   readonly autoRevert: RawConfig['autoRevert']
   readonly timeouts: RawConfig['timeouts']
+  readonly mirror: RawConfig['mirror']
 }
 
 /**
@@ -257,3 +292,4 @@ export type Config = Omit<RawConfig, 'apps' | 'defaultApp'> & {
 }
 export type SmokeCheckConfig = RawConfig['smoke']['checks'][number]
 export type StoreConfig = RawConfig['store']
+export type MirrorConfig = RawConfig['mirror']

@@ -6,16 +6,18 @@ import { AutoRevert, type WatchLogger, type WindowSource } from './auto-revert.j
 import { RolloutController } from './rollout-controller.js'
 import { Runtime } from './runtime.js'
 import { StateService, type ServiceLogger } from './service.js'
+import { ShadowRecorder } from './shadow.js'
 import { createSmokeRunner, type SmokeRunner } from './smoke.js'
 import type { StateStore } from './store/types.js'
 import type { ChangeEvent, Convergence, SmokeGate, SmokeReport } from './types.js'
 import { ErrorWindows } from './windows.js'
 
 /** The routing settings of an app's config (not part of the state). */
-export function routingOptions(app: Pick<AppConfig, 'stickiness' | 'overrides'>): RoutingOptions {
+export function routingOptions(app: Pick<AppConfig, 'stickiness' | 'overrides'> & Partial<Pick<AppConfig, 'mirror'>>): RoutingOptions {
   return {
     stickiness: { header: app.stickiness.header ?? null, cookie: app.stickiness.cookie ?? null },
     overrides: { enabled: app.overrides.enabled, secret: app.overrides.secret ?? null },
+    ...(app.mirror !== undefined ? { mirror: { percent: app.mirror.percent, methods: app.mirror.methods } } : {}),
   }
 }
 
@@ -55,6 +57,8 @@ export class AppControl {
   readonly service: StateService
   /** the data plane's sink for this app's requests (windows + metrics) */
   readonly observer: RequestObserver
+  /** dark launch: the data plane's mirror sink, the shadow diff counters and the flip gate's verdict */
+  readonly shadow: ShadowRecorder
   readonly #deps: AppControlDeps
   #config: AppConfig
   #windows: ErrorWindows
@@ -70,6 +74,12 @@ export class AppControl {
     this.store = deps.store
     this.runtime = new Runtime(deps.state, routingOptions(deps.config))
     this.#smoke = this.#newSmoke(deps.config)
+    this.shadow = new ShadowRecorder({
+      settings: deps.config.mirror,
+      clock: deps.clock,
+      live: () => this.runtime.state.live,
+      tally: deps.metrics.mirror,
+    })
     // The service and the controllers hold this gate, so a reload can swap the checks behind it.
     const gate: SmokeGate = { run: (c: Color): Promise<SmokeReport> => this.#smoke.run(c) }
     this.service = new StateService({
@@ -78,6 +88,7 @@ export class AppControl {
       runtime: this.runtime,
       clock: deps.clock,
       smoke: gate,
+      shadow: this.shadow,
       convergence: deps.convergence,
       logger: deps.logger,
     })
@@ -86,6 +97,8 @@ export class AppControl {
     this.#rollouts = this.#newRollouts(deps.config, gate)
     deps.metrics.setState(deps.state)
     this.service.on('change', (e: ChangeEvent) => {
+      // The counters describe the idle color: a new live color starts them over.
+      if (e.state.live !== e.previous.live) this.shadow.reset()
       this.#windows.onChange(e)
       deps.metrics.onChange(e)
       deps.onChange(e)
@@ -141,6 +154,7 @@ export class AppControl {
     await Promise.all([this.#rollouts.stop(), this.#autoRevert.stop()])
     this.#config = config
     this.runtime.reconfigure(routingOptions(config))
+    this.shadow.reconfigure(config.mirror)
     this.#smoke = this.#newSmoke(config)
     if (config.autoRevert.windowSeconds !== old.autoRevert.windowSeconds) {
       this.#windows = new ErrorWindows({ windowSeconds: config.autoRevert.windowSeconds, now: this.#deps.clock })
@@ -179,6 +193,7 @@ export class AppControl {
       clock: this.#deps.clock,
       logger: this.#deps.logger,
       smoke: gate,
+      shadow: this.shadow,
     })
   }
 }

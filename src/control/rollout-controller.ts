@@ -27,6 +27,7 @@ import {
   type Verdict,
   type WindowSource,
 } from './auto-revert.js'
+import { passGates, type ShadowGate } from './gate.js'
 import { Ticker } from './ticker.js'
 import type { Log } from '../observability/logger.js'
 import type { SmokeGate, WriteOptions, WriteResult } from './types.js'
@@ -41,6 +42,8 @@ export interface RolloutControllerOptions {
   logger: Log
   /** runs on the rolled-out color before a rollout starts and before a manual promote, unless `force` */
   smoke?: SmokeGate
+  /** the shadow diff's verdict, checked with the smoke gate (the same gate as the state service's) */
+  shadow?: ShadowGate
   /** history actor of the controller's own steps (default 'switchyard') */
   actor?: string
   /** evaluation period (default 500 ms) */
@@ -280,16 +283,8 @@ export class RolloutController {
     return { at: new Date(this.#o.clock()).toISOString(), actor: o.actor, reason: o.reason ?? null }
   }
 
-  async #gate(color: Color, o: WriteOptions): Promise<void> {
-    if (o.force === true || this.#o.smoke === undefined) return
-    const report = await this.#o.smoke.run(color)
-    if (!report.ok) {
-      const failed = report.checks.filter((c) => !c.ok).length
-      throw new SwitchyardError('SMOKE_FAILED', `smoke checks failed on ${color}: ${failed} of ${report.checks.length} failed`, {
-        color,
-        checks: report.checks,
-      })
-    }
+  #gate(color: Color, o: WriteOptions): Promise<void> {
+    return passGates(color, o, this.#o.smoke, this.#o.shadow)
   }
 }
 

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import { compile, type RoutingOptions, type RoutingTable, type State } from '../routing/index.js'
+import { compile, mirrorPercent, type RoutingOptions, type RoutingTable, type State } from '../routing/index.js'
 
 /**
  * Holds the current state and its compiled routing table. `apply` swaps one
@@ -16,8 +16,8 @@ export class Runtime extends EventEmitter {
   constructor(state: State, options: RoutingOptions) {
     super()
     this.#options = options
-    this.#state = state
-    this.#table = compile(state, options)
+    this.#state = withMirror(state, options)
+    this.#table = compile(this.#state, options)
   }
 
   /** The routing settings from the config (stickiness, overrides). */
@@ -47,9 +47,19 @@ export class Runtime extends EventEmitter {
   apply(state: State): boolean {
     if (state.version <= this.#state.version) return false
     const previous = this.#state
+    state = withMirror(state, this.#options)
     this.#table = compile(state, this.#options)
     this.#state = state
     this.emit('change', state, previous)
     return true
   }
+}
+
+/**
+ * A state stored before dark launch existed has no `mirror`: it routes with
+ * the config's `mirror.percent`, and reads so (the stored copy is untouched
+ * until the next write).
+ */
+function withMirror(state: State, options: RoutingOptions): State {
+  return typeof state.mirror === 'number' ? state : { ...state, mirror: mirrorPercent(state, options) }
 }

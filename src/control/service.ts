@@ -8,12 +8,14 @@ import {
   removeCohort,
   rollback,
   setCanary,
+  setMirror,
   type ChangeContext,
   type Cohort,
   type Color,
   type HistoryEntry,
   type State,
 } from '../routing/index.js'
+import { passGates, type ShadowGate } from './gate.js'
 import type { Runtime } from './runtime.js'
 import type { StateStore } from './store/types.js'
 import type { ChangeEvent, Convergence, SmokeGate, Transition, WriteOptions, WriteResult } from './types.js'
@@ -34,6 +36,8 @@ export interface StateServiceDeps {
   clock: () => number
   /** runs before a flip and before a canary leaves 0, unless `force` */
   smoke?: SmokeGate
+  /** the shadow diff's verdict, checked with the smoke gate (dark launch) */
+  shadow?: ShadowGate
   /** tells whether every instance applied a version (Redis); absent: always true */
   convergence?: Convergence
   logger?: ServiceLogger
@@ -76,6 +80,7 @@ export class StateService extends EventEmitter {
   readonly #runtime: Runtime
   readonly #clock: () => number
   readonly #smoke: SmokeGate | undefined
+  readonly #shadow: ShadowGate | undefined
   readonly #convergence: Convergence | undefined
   readonly #logger: ServiceLogger | undefined
   #queue: Promise<unknown> = Promise.resolve()
@@ -87,6 +92,7 @@ export class StateService extends EventEmitter {
     this.#runtime = deps.runtime
     this.#clock = deps.clock
     this.#smoke = deps.smoke
+    this.#shadow = deps.shadow
     this.#convergence = deps.convergence
     this.#logger = deps.logger
     this.#store.onState((state) => this.#adopt(state))
@@ -128,7 +134,8 @@ export class StateService extends EventEmitter {
     this.#checkIfMatch(o)
     const current = this.state
     if (current.rollout !== null) throw rolloutActive()
-    const needsGate = (s: State) => o.force !== true && this.#smoke !== undefined && s.canary === 0 && percent > 0
+    const gated = this.#smoke !== undefined || this.#shadow !== undefined
+    const needsGate = (s: State) => o.force !== true && gated && s.canary === 0 && percent > 0
     let checked: Color | null = null
     if (needsGate(current)) {
       checked = other(current.live)
@@ -189,16 +196,20 @@ export class StateService extends EventEmitter {
     }
   }
 
-  async #gate(color: Color, o: WriteOptions): Promise<void> {
-    if (o.force === true || this.#smoke === undefined) return
-    const report = await this.#smoke.run(color)
-    if (!report.ok) {
-      const failed = report.checks.filter((c) => !c.ok).length
-      throw new SwitchyardError('SMOKE_FAILED', `smoke checks failed on ${color}: ${failed} of ${report.checks.length} failed`, {
-        color,
-        checks: report.checks,
-      })
+  #gate(color: Color, o: WriteOptions): Promise<void> {
+    return passGates(color, o, this.#smoke, this.#shadow)
+  }
+
+  /**
+   * Sets the mirror percent (dark launch: the share of live-rule requests
+   * copied to the idle color). Recorded in history as `mirror`; lives in the
+   * state, so every instance of a fleet mirrors the same share.
+   */
+  async setMirror(percent: number, o: WriteOptions): Promise<WriteResult> {
+    if (!Number.isFinite(percent) || percent < 0 || percent > 100) {
+      throw new SwitchyardError('BAD_REQUEST', `percent must be between 0 and 100, got ${percent}`)
     }
+    return this.#write(o, (s) => setMirror(s, this.#ctx(o), percent))
   }
 
   /** Runs `fn` after every earlier write finished, successful or not. */
@@ -257,7 +268,8 @@ export class StateService extends EventEmitter {
   #apply(state: State, entry: HistoryEntry | null): void {
     const previous = this.#runtime.state
     if (!this.#runtime.apply(state)) return
-    const event: ChangeEvent = { app: this.app, state, previous, entry }
+    // The runtime's copy: a state stored before some field existed reads with its default.
+    const event: ChangeEvent = { app: this.app, state: this.#runtime.state, previous, entry }
     try {
       this.emit('change', event)
     } catch (e) {
@@ -276,8 +288,8 @@ function rolloutActive(): SwitchyardError {
  * `initialLive` live when the store is empty (another instance may win that
  * race; its state is returned then).
  */
-export async function loadOrInit(store: StateStore, initialLive: Color, clock: () => number): Promise<State> {
+export async function loadOrInit(store: StateStore, initialLive: Color, clock: () => number, mirror = 0): Promise<State> {
   const stored = await store.load()
   if (stored !== null) return stored
-  return store.initialize(initialState(initialLive, new Date(clock()).toISOString()))
+  return store.initialize(initialState(initialLive, new Date(clock()).toISOString(), mirror))
 }

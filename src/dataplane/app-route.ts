@@ -7,6 +7,7 @@ import { buildReplies, type Replies } from './replies.js'
 import { TargetSet, type PoolSettings, type Target } from './targets.js'
 import type { AppPlaneOptions } from './types.js'
 import type { UpgradeContext } from './upgrade.js'
+import { MirrorPlane } from './mirror.js'
 import type { ClientLimit } from './client-limit.js'
 import type { WaitQueue } from './wait-queue.js'
 
@@ -51,6 +52,8 @@ export class AppRoute implements ProxyContext, UpgradeContext {
   readonly bodyIdleMs: number
   readonly tunnelIdleMs: number
   readonly settings: PoolSettings
+  /** dark launch: the copies' own pools and bounds; null when the app has no mirror settings */
+  readonly mirror: MirrorPlane | null
   readonly #host: PlaneHost
   readonly #observer: RequestObserver | undefined
 
@@ -78,6 +81,9 @@ export class AppRoute implements ProxyContext, UpgradeContext {
       return old !== undefined && sameSettings(old, this.settings, urls) ? old : new TargetSet(c, urls, this.settings)
     }
     this.sets = Object.freeze({ blue: set('blue'), green: set('green') })
+    const m = o.mirror
+    const old = reuse?.mirror ?? null
+    this.mirror = m === undefined ? null : old !== null && old.sameAs(o.upstreams, m.settings, m.observer) ? old : new MirrorPlane(o.upstreams, m.settings, m.observer)
     this.replies = Object.freeze({
       blue: buildReplies(o.exposeColor ? 'blue' : null),
       green: buildReplies(o.exposeColor ? 'green' : null),

@@ -3,12 +3,13 @@ import http, { type IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { performance } from 'node:perf_hooks'
 import type { Dispatcher } from 'undici'
-import { COLORS, compileHosts, matchHost, type Color, type HostTable } from '../routing/index.js'
+import { COLORS, compileHosts, matchHost, mirrorDraw, mirrored, type Color, type Decision, type HostTable, type RoutingTable } from '../routing/index.js'
 import type { Log } from '../observability/logger.js'
 import { AppRoute, type PlaneHost } from './app-route.js'
 import { ClientLimit } from './client-limit.js'
 import { requestHeadProblem, upstreamHeaders } from './headers.js'
 import { LimitStream } from './limit-stream.js'
+import type { MirrorCopy, MirrorPlane } from './mirror.js'
 import type { UpstreamErrorKind } from './observer.js'
 import { ProxyRequest, ProxyResponse, onResponseClose, watchBodyIdle } from './proxy-request.js'
 import { buildReplies, rawReply, sendReply, type Reply } from './replies.js'
@@ -44,6 +45,8 @@ export class DataPlaneImpl implements DataPlane, PlaneHost {
   readonly #accessLog: DataPlaneOptions['accessLog']
   readonly #logger: Log | undefined
   readonly #now: () => number
+  /** [0, 1): the mirror sample's randomness */
+  readonly #random: () => number
   readonly #router: RequestRouter
   #maxBody: number
   #limits: DataPlaneOptions['limits']
@@ -62,6 +65,7 @@ export class DataPlaneImpl implements DataPlane, PlaneHost {
     this.#accessLog = o.accessLog
     this.#logger = o.logger
     this.#now = o.now ?? Date.now
+    this.#random = o.random ?? Math.random
     this.#router = new RequestRouter(o.newId ?? randomUUID)
     this.#maxBody = o.limits.maxBodyBytes
     this.#limits = o.limits
@@ -89,7 +93,10 @@ export class DataPlaneImpl implements DataPlane, PlaneHost {
     // Pools no app uses any more: close() lets their requests finish first.
     const kept = new Set<TargetSet>()
     for (const a of apps.values()) kept.add(a.sets.blue).add(a.sets.green)
+    const mirrors = new Set<MirrorPlane>()
+    for (const a of apps.values()) if (a.mirror !== null) mirrors.add(a.mirror)
     for (const a of previous.values()) {
+      if (a.mirror !== null && !mirrors.has(a.mirror)) a.mirror.close().catch((err: unknown) => this.bug(err))
       for (const c of COLORS) {
         if (kept.has(a.sets[c])) continue
         for (const t of a.sets[c].targets) t.pool.close().catch((err: unknown) => this.bug(err))
@@ -205,7 +212,8 @@ export class DataPlaneImpl implements DataPlane, PlaneHost {
       return
     }
     this.#inFlight++
-    const d = this.#router.route(app.source.table, headers, preview)
+    const table = app.source.table
+    const d = this.#router.route(table, headers, preview)
     const setCookie = this.#router.setCookie
     const color = d.color
     const url = req.url as string
@@ -231,6 +239,12 @@ export class DataPlaneImpl implements DataPlane, PlaneHost {
     }
     if (body !== null) watchBodyIdle(req, app.bodyIdleMs)
     const socket = req.socket
+    // Dark launch: one branch when nothing is mirrored.
+    let copy: MirrorCopy | null = null
+    if (table.mirrorBp !== 0) {
+      copy = this.#mirror(app, table, d, req, body)
+      if (copy !== null && copy.body !== null) body = copy.body
+    }
     const opts: Dispatcher.DispatchOptions = {
       path: url,
       method: req.method as Dispatcher.HttpMethod,
@@ -246,9 +260,20 @@ export class DataPlaneImpl implements DataPlane, PlaneHost {
       body,
     }
     const p = new ProxyRequest(app, req, res, app.sets[color], color, d.cohort, setCookie, start, opts)
+    p.mirror = copy
     res.proxy = p
     res.on('close', onResponseClose)
     p.start()
+  }
+
+  /** A copy of a live-rule request for the idle color, when the sample and the bounds allow one. */
+  #mirror(app: AppRoute, table: RoutingTable, d: Decision, req: IncomingMessage, body: Dispatcher.DispatchOptions['body']): MirrorCopy | null {
+    const plane = app.mirror
+    if (plane === null || !mirrored(table, d, req.method as string, mirrorDraw(this.#random()))) return null
+    const socket = req.socket
+    const proto = (socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http'
+    const headers = upstreamHeaders(req.headers, table.idle, null, socket.remoteAddress, proto, false, app.trustForwarded)
+    return plane.begin(req, table.idle, headers, body)
   }
 
   /**
@@ -324,6 +349,8 @@ export class DataPlaneImpl implements DataPlane, PlaneHost {
       for (const c of COLORS) {
         for (const t of app.sets[c].targets) pools.push(graceful ? t.pool.close() : t.pool.destroy())
       }
+      // Copies are a sample: never worth holding a shutdown for.
+      if (app.mirror !== null) pools.push(app.mirror.destroy())
     }
     await Promise.all(pools)
     this.waiting.stop()

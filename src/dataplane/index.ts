@@ -6,7 +6,7 @@
  */
 export { createDataPlane } from './data-plane.js'
 export type { AccessLogEntry, AppPlaneOptions, AppsOptions, DataPlane, DataPlaneOptions, ListenOptions, Logger, TargetHealth } from './types.js'
-export type { RequestObserver, TableSource, UpstreamErrorKind } from './observer.js'
+export type { MirrorObserver, MirrorResult, RequestObserver, ShadowAnswer, ShadowPair, TableSource, UpstreamErrorKind } from './observer.js'
 export { parseCookies } from '../routing/index.js'
 export { COLOR_HEADER, COHORT_HEADER } from './headers.js'
 export { CLIENT_CLOSED } from './proxy-request.js'

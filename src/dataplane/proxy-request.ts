@@ -8,6 +8,7 @@ import type { UpstreamErrorKind } from './observer.js'
 import { sendReply, type Replies, type ReplyCode } from './replies.js'
 import { TargetSet, type Target } from './targets.js'
 import type { ClientLimit } from './client-limit.js'
+import type { MirrorCopy } from './mirror.js'
 import type { WaitQueue, Waiter } from './wait-queue.js'
 
 /** What a proxied request needs from the data plane that owns it. */
@@ -133,6 +134,8 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
   #clientKey: string | null = null
   /** the upstream's status has no body (204, 304) or the method is HEAD: drop body bytes */
   #noBody = false
+  /** the copy of this request sent to the idle color (dark launch); null for almost every request */
+  mirror: MirrorCopy | null = null
   waitPrev: Waiter | null = null
   waitNext: Waiter | null = null
   waitSince = -1
@@ -243,6 +246,7 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
     if (this.#ctx.closing) res.shouldKeepAlive = false
     res.writeHead(statusCode, headers)
     this.#headersSent = true
+    if (this.mirror !== null) this.mirror.liveHead(statusCode, rawHeaders)
     this.#resume = resume
     return true
   }
@@ -251,6 +255,8 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
     if (this.#done) return false
     // A body after a 204/304 (or a HEAD answer) is the upstream's mistake; node would refuse to write it.
     if (this.#noBody) return true
+    // The shadow diff copies the chunk; the client's write is not held back.
+    if (this.mirror !== null) this.mirror.liveData(chunk)
     const res = this.#res
     if (res.write(chunk)) return true
     // Backpressure: undici pauses the upstream socket until `drain`.
@@ -266,6 +272,7 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
     if (this.#done) return
     const res = this.#res
     res.end()
+    if (this.mirror !== null) this.mirror.liveEnd(true)
     this.#finish(res.statusCode, null)
   }
 
@@ -359,6 +366,8 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
 
   #finish(status: number, kind: UpstreamErrorKind | null): void {
     this.#done = true
+    // After a whole answer this is a no-op; otherwise the copy's answer is not compared.
+    if (this.mirror !== null) this.mirror.liveEnd(false)
     if (this.#clientKey !== null) {
       ;(this.#ctx.clients as ClientLimit).release(this.#clientKey)
       this.#clientKey = null

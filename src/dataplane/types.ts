@@ -1,7 +1,7 @@
 import type { AppConfig, Config } from '../config/schema.js'
 import type { Log } from '../observability/logger.js'
 import type { Color } from '../routing/index.js'
-import type { RequestObserver, TableSource } from './observer.js'
+import type { MirrorObserver, RequestObserver, TableSource } from './observer.js'
 
 /** @deprecated the one logger interface is `Log` (observability/logger.ts); this name stays for older imports */
 export type Logger = Log
@@ -21,6 +21,8 @@ export interface AppPlaneOptions {
   source: TableSource
   /** one call per finished request of this app */
   observer?: RequestObserver
+  /** dark launch: `mirror` settings and where copies and answers are reported; absent: never mirrored */
+  mirror?: { settings: AppConfig['mirror']; observer: MirrorObserver }
 }
 
 /** The apps and which one serves unknown hosts; swapped whole by `setApps`. */
@@ -42,6 +44,8 @@ export interface DataPlaneOptions extends AppsOptions {
   trustForwarded?: boolean
   /** stickiness id generator; default `crypto.randomUUID()` */
   newId?: () => string
+  /** [0, 1) per mirrored-app request, for the mirror sample; default `Math.random` */
+  random?: () => number
   /** wall clock in ms for target backoff; default `Date.now` */
   now?: () => number
   logger?: Log

@@ -73,8 +73,23 @@ export interface ColorTallies {
   buckets: Float64Array
 }
 
+/** Dark launch counts of one app, bumped by the shadow recorder, read when scraped. */
+export interface MirrorTally {
+  sent: number
+  dropped: number
+  error: number
+  match: number
+  mismatch: number
+  skipped: number
+}
+
+const MIRROR_RESULTS = ['sent', 'dropped', 'error'] as const
+const SHADOW_RESULTS = ['match', 'mismatch', 'skipped'] as const
+
 /** One app's metrics: its request sink and its state gauges. */
 export interface AppMetrics {
+  /** dark launch counts (copies and comparisons), never reset */
+  readonly mirror: MirrorTally
   /** the data plane's per-request sink; O(1), allocation-free */
   readonly observer: RequestObserver
   /** the app's state-service 'change' listener (already bound) */
@@ -120,6 +135,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
   const registry = new Registry()
   if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry })
   const tallies = new Map<string, Tallies>()
+  const mirrorTallies = new Map<string, MirrorTally>()
 
   new Counter({
     name: 'switchyard_requests_total',
@@ -159,6 +175,28 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
 
   new TallyHistogram(registry, tallies)
 
+  new Counter({
+    name: 'switchyard_mirror_requests_total',
+    help: 'Copies of live requests for the idle color (dark launch), by app and result: sent, dropped (concurrency or body size), error (failed or timed out)',
+    labelNames: ['app', 'result'],
+    registers: [registry],
+    collect() {
+      this.reset()
+      for (const [app, t] of mirrorTallies) for (const r of MIRROR_RESULTS) this.inc({ app, result: r }, t[r])
+    },
+  })
+
+  new Counter({
+    name: 'switchyard_shadow_comparisons_total',
+    help: 'Comparisons of the idle color\'s answers with the live ones (shadow diff), by app and result: match, mismatch, skipped',
+    labelNames: ['app', 'result'],
+    registers: [registry],
+    collect() {
+      this.reset()
+      for (const [app, t] of mirrorTallies) for (const r of SHADOW_RESULTS) this.inc({ app, result: r }, t[r])
+    },
+  })
+
   const liveColor = new Gauge({
     name: 'switchyard_live_color',
     help: 'Whether the color is live (1) or idle (0), per app',
@@ -185,6 +223,8 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     if (existing !== undefined) return existing
     const t = new Tallies()
     tallies.set(name, t)
+    const mirror: MirrorTally = { sent: 0, dropped: 0, error: 0, match: 0, mismatch: 0, skipped: 0 }
+    mirrorTallies.set(name, mirror)
     const setState = (s: State): void => {
       liveColor.set({ app: name, color: 'blue' }, s.live === 'blue' ? 1 : 0)
       liveColor.set({ app: name, color: 'green' }, s.live === 'green' ? 1 : 0)
@@ -196,6 +236,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     flips.inc({ app: name }, 0)
     reverts.inc({ app: name }, 0)
     const m: AppMetrics = {
+      mirror,
       observer: t,
       setState,
       snapshot: () => ({ blue: t.color('blue'), green: t.color('green') }),
@@ -213,6 +254,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
   function removeApp(name: string): void {
     if (!perApp.delete(name)) return
     tallies.delete(name)
+    mirrorTallies.delete(name)
     for (const c of COLORS) liveColor.remove({ app: name, color: c })
     for (const g of [canary, version, lastFlip, flips, reverts]) g.remove({ app: name })
   }

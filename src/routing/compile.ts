@@ -21,6 +21,17 @@ export function resolveTarget(target: CohortTarget, live: Color): Color {
   return target
 }
 
+/** Methods mirrored when the config names none: blue and green usually share one database. */
+export const DEFAULT_MIRROR_METHODS: readonly string[] = Object.freeze(['GET', 'HEAD'])
+
+/**
+ * The mirror percent a state routes with: its own, or the config's for a
+ * state stored before the field existed.
+ */
+export function mirrorPercent(state: State, options: RoutingOptions): number {
+  return typeof state.mirror === 'number' ? state.mirror : (options.mirror?.percent ?? 0)
+}
+
 function decision(color: Color, rule: Decision['rule'], cohort: string | null = null): Decision {
   return Object.freeze({ color, rule, cohort })
 }
@@ -76,6 +87,8 @@ export function compile(state: State, options: RoutingOptions): RoutingTable {
     overrideSecret: secret !== null && secret !== '' ? Buffer.from(secret) : null,
     needsKey,
     needsCookies,
+    mirrorBp: toBasisPoints(mirrorPercent(state, options)),
+    mirrorMethods: new Set((options.mirror?.methods ?? DEFAULT_MIRROR_METHODS).map((m) => m.toUpperCase())),
     decisions: Object.freeze({
       live: decision(live, 'live'),
       preview: decision(idle, 'preview'),

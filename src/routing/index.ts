@@ -1,6 +1,6 @@
 export * from './types.js'
 export { BUCKETS, CANARY_SEED, bucketOf, murmur3, seedFor, toBasisPoints } from './bucket.js'
-export { compile, other, resolveTarget } from './compile.js'
+export { DEFAULT_MIRROR_METHODS, compile, mirrorPercent, other, resolveTarget } from './compile.js'
 export {
   decide,
   explain,
@@ -15,3 +15,4 @@ export * from './transitions.js'
 export { MAX_WILDCARD_PROBES, compileHosts, hostName, matchHost, type HostTable } from './hosts.js'
 export { parseCookies } from './cookies.js'
 export { fillFacts } from './facts.js'
+export { mirrored, mirrorDraw } from './mirror.js'

@@ -21,8 +21,8 @@ export interface Change {
   entry: HistoryEntry
 }
 
-/** The state of an empty store. */
-export function initialState(live: Color, at: string): State {
+/** The state of an empty store; `mirror` is the config's `mirror.percent`. */
+export function initialState(live: Color, at: string, mirror = 0): State {
   return {
     version: 1,
     live,
@@ -33,6 +33,7 @@ export function initialState(live: Color, at: string): State {
     updatedAt: at,
     lastFlipAt: null,
     lastFlipAction: null,
+    mirror,
   }
 }
 
@@ -128,4 +129,14 @@ export function removeCohort(state: State, ctx: ChangeContext, name: string): Ch
     throw new SwitchyardError('NOT_FOUND', `No cohort named "${name}"`)
   }
   return change(state, { ...state, cohorts }, ctx, 'cohort', name, null, { op: 'remove' })
+}
+
+/** Sets the mirror percent (dark launch); null when it is already that percent. */
+export function setMirror(state: State, ctx: ChangeContext, percent: number): Change | null {
+  const p = Math.round(percent * 100) / 100
+  // A state stored before mirroring existed reads as 0 here; the runtime has
+  // already filled it from the config (see Runtime).
+  const from = typeof state.mirror === 'number' ? state.mirror : 0
+  if (p === from && typeof state.mirror === 'number') return null
+  return change(state, { ...state, mirror: p }, ctx, 'mirror', from, p)
 }

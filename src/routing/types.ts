@@ -74,9 +74,15 @@ export interface State {
    * states stored before this field existed (read as null).
    */
   lastFlipAction?: Action | null
+  /**
+   * Percent of the requests routed by the `live` rule that are copied to the
+   * idle color (dark launch), 0–100, two decimals. States stored before this
+   * field existed have none: the runtime reads the config's `mirror.percent`.
+   */
+  mirror: number
 }
 
-export type Action = 'flip' | 'rollback' | 'canary' | 'cohort' | 'rollout' | 'auto-revert'
+export type Action = 'flip' | 'rollback' | 'canary' | 'cohort' | 'rollout' | 'auto-revert' | 'mirror'
 
 export interface HistoryEntry {
   /** the app (stamped by the control plane; absent in entries stored before many apps) */
@@ -117,6 +123,11 @@ export interface RequestFacts {
 export interface RoutingOptions {
   stickiness: { header: string | null; cookie: string | null }
   overrides: { enabled: boolean; secret: string | null }
+  /**
+   * Dark launch: `percent` is used for states stored without `mirror`;
+   * `methods` are the request methods that may be copied. Absent: 0 and GET, HEAD.
+   */
+  mirror?: { percent: number; methods: readonly string[] }
 }
 
 export interface CompiledCohort {
@@ -148,6 +159,10 @@ export interface RoutingTable {
   readonly needsKey: boolean
   /** true when some rule reads cookies */
   readonly needsCookies: boolean
+  /** mirror percent in basis points: a live-rule request whose draw is below it is copied to idle (0: off) */
+  readonly mirrorBp: number
+  /** upper-case methods that may be mirrored */
+  readonly mirrorMethods: ReadonlySet<string>
   readonly decisions: {
     readonly live: Decision
     readonly preview: Decision

@@ -3,6 +3,7 @@ import type { Test } from 'tap'
 import { fakeClock } from '../helpers/time.js'
 import { tempDir } from '../helpers/fs.js'
 import { RolloutController } from '../../src/control/rollout-controller.js'
+import { ShadowRecorder } from '../../src/control/shadow.js'
 import { Runtime } from '../../src/control/runtime.js'
 import { StateService, loadOrInit } from '../../src/control/service.js'
 import { createFileStore } from '../../src/control/store/index.js'
@@ -38,6 +39,8 @@ export interface AdminFixture {
   smoke: FakeSmoke
   /** the one app (`default`) the admin API serves */
   handle: AppHandle
+  /** the app's shadow diff counters (also the flip gate's verdict) */
+  shadow: ShadowRecorder
 }
 
 /** A logger that drops everything (the rollout controller wants one). */
@@ -63,11 +66,20 @@ export async function adminFixture(
     overrides: { enabled: false, secret: null },
   })
   const smoke = new FakeSmoke()
-  const service = new StateService({ store, runtime, clock: clock.now, smoke })
+  const shadow = new ShadowRecorder({
+    settings: config.apps[0].mirror,
+    clock: clock.now,
+    live: () => runtime.state.live,
+    tally: { sent: 0, dropped: 0, error: 0, match: 0, mismatch: 0, skipped: 0 },
+  })
+  const service = new StateService({ store, runtime, clock: clock.now, smoke, shadow })
+  service.on('change', (e) => {
+    if (e.state.live !== e.previous.live) shadow.reset()
+  })
   const appConfig = config.apps[0]
   const windows = new ErrorWindows({ windowSeconds: appConfig.autoRevert.windowSeconds, now: clock.now })
   service.on('change', windows.onChange)
-  const rollouts = new RolloutController({ service, windows, thresholds: appConfig.autoRevert, clock: clock.now, logger: quiet, smoke })
+  const rollouts = new RolloutController({ service, windows, thresholds: appConfig.autoRevert, clock: clock.now, logger: quiet, smoke, shadow })
   const handle: AppHandle = {
     name: appConfig.name,
     config: appConfig,
@@ -75,6 +87,7 @@ export async function adminFixture(
     runtime,
     store,
     smoke,
+    shadow,
     rollouts,
     windows,
     targets: () => ({
@@ -88,7 +101,7 @@ export async function adminFixture(
     await rollouts.stop()
   })
   await app.ready()
-  return { app, service, runtime, store, smoke, handle }
+  return { app, service, runtime, store, smoke, handle, shadow }
 }
 
 export { stateV, entryV } from '../helpers/state.js'

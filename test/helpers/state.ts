@@ -15,6 +15,7 @@ export function stateV(version: number, over: Partial<State> = {}): State {
     rollout: null,
     updatedAt: T0_ISO,
     lastFlipAt: null,
+    mirror: 0,
     ...over,
   }
 }

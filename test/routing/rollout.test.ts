@@ -31,6 +31,7 @@ function base(over: Partial<State> = {}): State {
     rollout: null,
     updatedAt: ctxAt(0).at,
     lastFlipAt: null,
+    mirror: 0,
     ...over,
   }
 }

@@ -15,7 +15,7 @@ const ctx = (n: number, reason: string | null = null): ChangeContext => ({ at: `
 const s0: State = initialState('blue', ctx(0).at)
 
 t.test('initial state', async (t) => {
-  t.same(s0, { version: 1, live: 'blue', previous: null, canary: 0, cohorts: [], rollout: null, updatedAt: ctx(0).at, lastFlipAt: null, lastFlipAction: null })
+  t.same(s0, { version: 1, live: 'blue', previous: null, canary: 0, cohorts: [], rollout: null, updatedAt: ctx(0).at, lastFlipAt: null, lastFlipAction: null, mirror: 0 })
 })
 
 t.test('flip makes idle live, ends the canary, records history', async (t) => {

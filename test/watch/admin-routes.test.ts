@@ -1,3 +1,4 @@
+import { ShadowRecorder } from '../../src/control/shadow.js'
 import t from 'tap'
 import type { Test } from 'tap'
 import { join } from 'node:path'
@@ -51,7 +52,8 @@ async function fixture(t: Test, o: { metricsPublic?: boolean } = {}) {
     blue: [{ url: 'http://127.0.0.1:3001', up: true }],
     green: [{ url: 'http://127.0.0.1:3002', up: true }, { url: 'http://127.0.0.1:3003', up: false }],
   })
-  const handle: AppHandle = { name: appConfig.name, config: appConfig, service, runtime, store, smoke, rollouts, windows, targets }
+  const shadow = new ShadowRecorder({ settings: appConfig.mirror, clock: clock.now, live: () => runtime.state.live, tally: appMetrics.mirror })
+  const handle: AppHandle = { name: appConfig.name, config: appConfig, service, runtime, store, smoke, shadow, rollouts, windows, targets }
   const app = createAdminApp({ apps: appDirectory([handle]), config, clock: clock.now }, { plugins: [metricsRoutes({ registry: metrics.registry })] })
   t.teardown(async () => {
     await app.close()

@@ -110,11 +110,11 @@ export class AppCard {
     setText(this.#f.canary, `${pct(s.canary)}${s.canary > 0 ? ` to ${other(s.live)}` : ''}`)
     setText(this.#f.version, `v${s.version}`)
     const mirror = s.mirror
-    setText(this.#f.mirror, mirror === undefined || mirror === null ? '—' : pct(mirror.percent))
+    setText(this.#f.mirror, mirror === undefined ? '—' : pct(mirror))
     this.#mirrorInput.disabled = this.#mirrorButton.disabled = mirror === undefined || !this.#mirrorAvailable
     this.#mirrorButton.title = this.#mirrorButton.disabled ? 'mirroring is not available on this router' : ''
     if (document.activeElement !== this.#canaryInput) this.#canaryInput.value = String(s.canary)
-    if (document.activeElement !== this.#mirrorInput && mirror) this.#mirrorInput.value = String(mirror.percent)
+    if (document.activeElement !== this.#mirrorInput && mirror !== undefined) this.#mirrorInput.value = String(mirror)
     setText(this.#flip, `Flip to ${other(s.live)}`)
     for (const c of COLORS) setText(this.#colors[c].role, c === s.live ? 'live' : s.canary > 0 ? `idle · canary ${pct(s.canary)}` : 'idle')
     const r = s.rollout
@@ -252,7 +252,7 @@ export class AppCard {
   #confirmMirror(): void {
     const percent = Number(this.#mirrorInput.value)
     if (this.#mirrorInput.value === '' || !Number.isFinite(percent)) return
-    const from = this.state.mirror?.percent ?? 0
+    const from = this.state.mirror ?? 0
     const run = this.#write('PUT', 'mirror', { percent })
     confirmAction({
       title: `Set ${this.name}'s mirror?`,

@@ -18,7 +18,7 @@ export interface State {
   rollout: Rollout | null
   updatedAt: string
   /** present once mirroring exists in the router */
-  mirror?: { percent: number } | null
+  mirror?: number
 }
 
 export interface HistoryEntry {

@@ -7,6 +7,7 @@ import { isLoopback } from '../../config/index.js'
 import { createAuthHook } from './auth.js'
 import { adminErrorHandler, adminNotFoundHandler } from './errors.js'
 import { appsRoutes, perAppRoutes } from './apps.js'
+import { mirrorRoutes } from './routes/mirror.js'
 import { changeRoutes } from './routes/changes.js'
 import { cohortRoutes } from './routes/cohorts.js'
 import { explainRoutes } from './routes/explain.js'
@@ -146,6 +147,7 @@ export function createAdminApp(deps: AdminDeps, opts: AdminAppOptions = {}): Adm
       explainRoutes(),
       smokeRoutes(),
       rolloutRoutes(),
+      mirrorRoutes(),
       healthRoutes(clock),
     ]),
   )

@@ -8,6 +8,7 @@ import type { RolloutController } from '../rollout-controller.js'
 import type { Runtime } from '../runtime.js'
 import type { StateService } from '../service.js'
 import type { StateStore } from '../store/types.js'
+import type { ShadowRecorder } from '../shadow.js'
 import type { SmokeGate } from '../types.js'
 import { AppNameSchema, ColorSchema, ERROR_RESPONSES, RolloutSchema } from './schemas.js'
 
@@ -19,6 +20,8 @@ export interface AppHandle {
   readonly runtime: Runtime
   readonly store: StateStore
   readonly smoke: SmokeGate
+  /** dark launch: the shadow diff counters */
+  readonly shadow: Pick<ShadowRecorder, 'report' | 'reset'>
   readonly rollouts: Pick<RolloutController, 'current' | 'progress' | 'begin' | 'pause' | 'resume' | 'abort' | 'promote'>
   readonly windows: { readonly windowSeconds: number; snapshot(color: Color): WindowSnapshot }
   /** each color's targets and whether the data plane sees them up */
@@ -99,6 +102,7 @@ export const AppSummarySchema = Type.Object({
   hosts: Type.Array(Type.String()),
   live: ColorSchema,
   canary: Type.Number(),
+  mirror: Type.Number({ description: 'mirror percent (dark launch)' }),
   version: Type.Integer(),
   rollout: Type.Union([RolloutSchema, Type.Null()]),
   updatedAt: Type.String(),
@@ -122,7 +126,7 @@ export function appsRoutes(apps: AppDirectory): FastifyPluginAsyncTypebox {
           const s = a.service.state
           const colors = {} as Record<Color, WindowSnapshot>
           for (const c of COLORS) colors[c] = a.windows.snapshot(c)
-          return { name: a.name, hosts: [...a.config.hosts], live: s.live, canary: s.canary, version: s.version, rollout: s.rollout, updatedAt: s.updatedAt, colors }
+          return { name: a.name, hosts: [...a.config.hosts], live: s.live, canary: s.canary, mirror: s.mirror, version: s.version, rollout: s.rollout, updatedAt: s.updatedAt, colors }
         }),
       }),
     )

@@ -91,6 +91,7 @@ export const StateSchema = Type.Object(
     updatedAt: Type.String({ description: 'ISO time' }),
     lastFlipAt: Nullable(Type.String({ description: 'ISO time' })),
     lastFlipAction: Type.Optional(Nullable(Type.String({ description: "what made the last flip; 'auto-revert' when the router rolled back itself" }))),
+    mirror: Type.Optional(PercentSchema),
   },
   { additionalProperties: true },
 )
@@ -102,7 +103,7 @@ export const HistoryEntrySchema = Type.Object(
     app: Type.Optional(Type.String({ description: 'the app (entries stored before many apps have none)' })),
     at: Type.String({ description: 'ISO time' }),
     version: Type.Integer(),
-    action: StringEnum(['flip', 'rollback', 'canary', 'cohort', 'rollout', 'auto-revert'] as const),
+    action: StringEnum(['flip', 'rollback', 'canary', 'cohort', 'rollout', 'auto-revert', 'mirror'] as const),
     from: FromTo,
     to: FromTo,
     actor: Type.String(),
