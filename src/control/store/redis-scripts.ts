@@ -9,11 +9,21 @@ import type { Redis } from 'ioredis'
 
 /**
  * KEYS: state, history. ARGV: expected stored version, new state JSON,
- * history entry JSON, history cap, channel.
+ * history entry JSON, history cap, channel, deadline (ms on Redis' own
+ * clock; 0: none).
  * Returns {1} stored; {0, current} or {0} (empty) when the stored version is
- * not the expected one; {-1, current} when the stored state is not JSON.
+ * not the expected one; {-1, current} when the stored state is not JSON;
+ * {-2, now} when the script runs after its deadline: a write its caller
+ * already gave up on (and answered 503) must never happen later, e.g. when a
+ * stalled server (SIGSTOP, a long fork) wakes up with it in its buffer.
  */
 const COMMIT = `
+local deadline = tonumber(ARGV[6])
+if deadline and deadline > 0 then
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  if now > deadline then return {-2, tostring(now)} end
+end
 local cur = redis.call('GET', KEYS[1])
 local stored = 0
 if cur then
@@ -58,6 +68,8 @@ export type CommitReply =
   | { kind: 'stored' }
   | { kind: 'mismatch'; current: string | null }
   | { kind: 'corrupt'; current: string }
+  /** the script ran after its deadline and changed nothing; `lateMs` past it */
+  | { kind: 'late'; lateMs: number }
 
 /** Outcome of the restore script: whether it stored, and what is stored now. */
 export interface RestoreReply {
@@ -73,7 +85,7 @@ export interface StoreKeys {
 
 /** Typed calls of the store's scripts on one client. */
 export interface StoreScripts {
-  commit(expected: number, stateJson: string, entryJson: string, historyLimit: number): Promise<CommitReply>
+  commit(expected: number, stateJson: string, entryJson: string, historyLimit: number, deadline?: number): Promise<CommitReply>
   restore(stateJson: string, version: number, mode: 'empty' | 'older'): Promise<RestoreReply>
 }
 
@@ -91,11 +103,12 @@ export function defineStoreScripts(client: Redis, keys: StoreKeys): StoreScripts
   // defineCommand adds methods at run time; this is their shape.
   const cmd = client as unknown as DefinedCommands
   return {
-    async commit(expected, stateJson, entryJson, historyLimit) {
+    async commit(expected, stateJson, entryJson, historyLimit, deadline = 0) {
       const [code, current] = await cmd.switchyardCommit(
-        keys.state, keys.history, expected, stateJson, entryJson, historyLimit, keys.channel,
+        keys.state, keys.history, expected, stateJson, entryJson, historyLimit, keys.channel, deadline,
       )
       if (code === 1) return { kind: 'stored' }
+      if (code === -2) return { kind: 'late', lateMs: Number(current) - deadline }
       if (code === -1) return { kind: 'corrupt', current: current ?? '' }
       return { kind: 'mismatch', current: current ?? null }
     },

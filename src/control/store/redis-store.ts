@@ -70,6 +70,9 @@ export function redisKeys(prefix: string): StoreKeys {
  * const state = (await store.load()) ?? (await store.initialize(initialState('blue', now)))
  * store.onState((s) => runtime.apply(s))
  */
+/** What is left of the client's command timeout for the commit's reply to come back. */
+const COMMIT_REPLY_MARGIN_MS = 250
+
 export class RedisStore implements StateStore {
   readonly kind = 'redis'
   readonly #opts: RedisStoreOptions
@@ -95,6 +98,10 @@ export class RedisStore implements StateStore {
   #resyncAgain = false
   /** the connection is up but the last command timed out (a hung server) */
   #silent = false
+  /** Redis' clock minus ours, in ms (measured with TIME); null until measured */
+  #offsetMs: number | null = null
+  /** how long a commit may take to reach Redis and run before the script refuses it */
+  readonly #commitBudgetMs: number
 
   constructor(opts: RedisStoreOptions) {
     this.#opts = opts
@@ -102,6 +109,10 @@ export class RedisStore implements StateStore {
     this.#historyLimit = opts.historyLimit ?? 1000
     this.#resyncIntervalMs = opts.resyncIntervalMs ?? 5000
     this.#connectTimeoutMs = opts.connectTimeoutMs ?? 1000
+    // The script must run well before the client's own command timeout, so
+    // that a reply the client still waits for is never a write it reports
+    // as failed; 250 ms is the margin for the reply's way back.
+    this.#commitBudgetMs = Math.max(100, (opts.commandTimeoutMs ?? 1000) - COMMIT_REPLY_MARGIN_MS)
     this.#logger = opts.logger ?? silentLog
     if (!Number.isInteger(this.#historyLimit) || this.#historyLimit < 1) {
       throw new SwitchyardError('CONFIG_INVALID', `historyLimit must be a positive integer, got ${this.#historyLimit}`)
@@ -195,19 +206,25 @@ export class RedisStore implements StateStore {
   /** One compare-and-set of `next`; throws VERSION_MISMATCH or STORE_UNAVAILABLE when refused. */
   async #commitOnce(next: State, json: string, entryJson: string): Promise<void> {
     const expected = next.version - 1
-    let reply = await this.#scripts.commit(expected, json, entryJson, this.#historyLimit)
+    let reply = await this.#scripts.commit(expected, json, entryJson, this.#historyLimit, await this.#deadline())
     if (reply.kind === 'mismatch' && reply.current === null) {
       // Redis lost its data since this instance last looked: put back
       // what we hold, then try once more against that.
       const local = this.#localNewest()
       if (local !== null) {
         await this.#writeBack(local, 'empty', null)
-        reply = await this.#scripts.commit(expected, json, entryJson, this.#historyLimit)
+        reply = await this.#scripts.commit(expected, json, entryJson, this.#historyLimit, await this.#deadline())
       }
     }
     if (reply.kind === 'stored') {
       this.#note(next)
       return
+    }
+    if (reply.kind === 'late') {
+      throw new SwitchyardError(
+        'STORE_UNAVAILABLE',
+        `redis ran the write ${reply.lateMs} ms after its deadline (the server stalled); it was refused and nothing changed`,
+      )
     }
     if (reply.kind === 'corrupt') {
       throw new SwitchyardError(
@@ -336,8 +353,27 @@ export class RedisStore implements StateStore {
     }
   }
 
+  /**
+   * The commit deadline on Redis' clock: now plus the budget, through the
+   * measured offset (clocks of two hosts differ; one TIME round trip, with
+   * its half taken as the delay, keeps the error to about half an RTT).
+   */
+  async #deadline(): Promise<number> {
+    if (this.#offsetMs === null) await this.#measureOffset()
+    return Date.now() + (this.#offsetMs as number) + this.#commitBudgetMs
+  }
+
+  async #measureOffset(): Promise<void> {
+    const before = Date.now()
+    const [s, us] = await this.#watched(this.#client.time())
+    const after = Date.now()
+    this.#offsetMs = Number(s) * 1000 + Math.floor(Number(us) / 1000) - (before + after) / 2
+  }
+
   async #resyncOnce(): Promise<void> {
     if (this.#client.status !== 'ready') return
+    // Re-measured on every resync: either clock may have been stepped.
+    await this.#measureOffset()
     const raw = await this.#watched(this.#client.get(this.#keys.state))
     const local = this.#localNewest()
     if (raw === null) {
