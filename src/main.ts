@@ -26,6 +26,7 @@ import { SwitchyardError, isSwitchyardError } from './errors.js'
 import { createLogger, type Logger } from './observability/logger.js'
 import { createMetrics, type Metrics } from './observability/metrics.js'
 import { registerFleetMetrics } from './observability/fleet-metrics.js'
+import { WorkerPlane, workerCount } from './cluster/primary.js'
 
 /**
  * The composition root: config in, a running router out. Everything is built
@@ -210,14 +211,22 @@ export async function startRouter(config: Config, deps: RouterDeps = {}): Promis
     registerFleetMetrics(metrics.registry, { storeUp: () => apps.list().every((a) => a.store.reachable()), instances: () => reg.list() })
     cleanups.push(() => notifier.close())
 
-    dataPlane = createDataPlane({
-      apps: apps.list().map(planeOptions),
-      defaultApp: config.defaultApp,
-      limits: config.limits,
-      trustForwarded: config.headers.trustForwarded,
-      accessLog: config.log.access ? accessLogger(logger) : undefined,
-      logger: logger.child({ component: 'dataplane' }),
-    })
+    // workers > 1: this process keeps the control plane, worker processes route (src/cluster).
+    const workers = workerCount(config)
+    if (workers > 1) {
+      const plane = new WorkerPlane({ count: workers, config, apps: () => apps.list(), metrics, logger: logger.child({ component: 'cluster' }) })
+      registry = plane.registry(reg)
+      dataPlane = plane
+    } else {
+      dataPlane = createDataPlane({
+        apps: apps.list().map(planeOptions),
+        defaultApp: config.defaultApp,
+        limits: config.limits,
+        trustForwarded: config.headers.trustForwarded,
+        accessLog: config.log.access ? accessLogger(logger) : undefined,
+        logger: logger.child({ component: 'dataplane' }),
+      })
+    }
     const dp = dataPlane
 
     let reloading: Promise<ReloadResult> | null = null
@@ -291,7 +300,7 @@ export async function startRouter(config: Config, deps: RouterDeps = {}): Promis
     for (const a of apps.list()) a.start()
     const summary = apps.list().map((a) => ({ app: a.name, live: a.runtime.state.live, version: a.runtime.state.version }))
     logger.info(
-      { proxy: proxyUrl, preview: previewUrl, admin: adminUrl, apps: summary, live: summary[0]?.live, version: summary[0]?.version, instance: instanceId, store: config.store.type },
+      { proxy: proxyUrl, preview: previewUrl, admin: adminUrl, apps: summary, live: summary[0]?.live, version: summary[0]?.version, instance: instanceId, store: config.store.type, workers },
       'switchyard started',
     )
 
