@@ -54,10 +54,12 @@ t.test('workers: 2', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'switchyard-e2e-'))
   const cfg = baseConfig(dir, [blue.url], [green.url], {
     workers: 2,
+    preview: { host: '127.0.0.1', port: 0 },
     // minRequests 20 with 20 requests split over two workers: neither worker alone reaches it.
     autoRevert: { enabled: true, maxErrorRate: 0.5, minRequests: 20, windowSeconds: 30, watchSecondsAfterFlip: 120 },
   })
-  const router = await startRouterProcess(writeConfig(cfg, dir))
+  const path = writeConfig(cfg, dir)
+  const router = await startRouterProcess(path)
   t.teardown(async () => {
     const pids = workerPids(router)
     await router.stop('SIGKILL')
@@ -69,14 +71,16 @@ t.test('workers: 2', async (t) => {
     t.equal(new Set(pids).size, 2, 'two "worker started" lines, two pids')
     t.notOk(pids.includes(router.child.pid as number), 'the workers are not the primary')
     t.same(new Set(await colors(router.proxyUrl, 10)), new Set(['blue']))
+    t.ok(router.previewUrl, 'the preview listener is up')
+    t.same(new Set(await colors(router.previewUrl as string, 6)), new Set(['green']), 'the preview listener of every worker routes to the idle color')
     const m = await metrics(router)
     t.equal(sum(m, 'switchyard_workers'), 2)
   })
 
   await t.test('after a flip every worker routes green, and the metrics sum across workers', async (t) => {
-    const before = await waitFor('the first 10 requests in /metrics', async () => {
+    const before = await waitFor('the first 16 requests in /metrics', async () => {
       const m = await metrics(router)
-      return sum(m, 'switchyard_requests_total') === 10 && m
+      return sum(m, 'switchyard_requests_total') === 16 && m
     })
     const flip = await admin(router.adminUrl, 'POST', '/v1/flip', {})
     t.equal(flip.status, 200)
@@ -92,14 +96,14 @@ t.test('workers: 2', async (t) => {
     )
     const after = await waitFor('the 40 requests in /metrics', async () => {
       const now = await metrics(router)
-      return sum(now, 'switchyard_requests_total') === 50 && now
+      return sum(now, 'switchyard_requests_total') === 56 && now
     })
-    t.equal(sum(after, 'switchyard_requests_total', { color: 'green', code: '200' }), 40, 'the green requests of both workers, summed')
-    t.equal(sum(after, 'switchyard_request_duration_seconds_count'), 50, 'the histogram sums both workers too')
+    t.equal(sum(after, 'switchyard_requests_total', { color: 'green', code: '200' }), 46, 'the green requests of both workers (40 + 6 preview), summed')
+    t.equal(sum(after, 'switchyard_request_duration_seconds_count'), 56, 'the histogram sums both workers too')
     const a = perWorker(after)
     const b = perWorker(before)
     t.ok((a['0'] ?? 0) - (b['0'] ?? 0) > 0 && (a['1'] ?? 0) - (b['1'] ?? 0) > 0, `both workers served some of the 40 (${JSON.stringify(a)})`)
-    t.equal((a['0'] ?? 0) + (a['1'] ?? 0), 50, 'the per-worker counts add up to the total')
+    t.equal((a['0'] ?? 0) + (a['1'] ?? 0), 56, 'the per-worker counts add up to the total')
   })
 
   await t.test('auto-revert counts the errors of both workers', async (t) => {
@@ -145,6 +149,24 @@ t.test('workers: 2', async (t) => {
     const flip = await admin(router.adminUrl, 'POST', '/v1/flip', {})
     t.equal(flip.json.converged, true)
     t.same(new Set(await colors(router.proxyUrl, 20)), new Set(['green']))
+  })
+
+  await t.test('a reload reaches every worker', async (t) => {
+    const withHeader = await request(router.proxyUrl + '/x')
+    t.equal(withHeader.headers['x-switchyard-color'], 'green')
+    writeConfig({ ...cfg, headers: { exposeColor: false } }, dir)
+    const r = await admin(router.adminUrl, 'POST', '/v1/reload', {})
+    t.equal(r.status, 200)
+    t.same(r.json.changed, ['default'])
+    // The reload answers after the broadcast; give the workers' IPC a moment to deliver it.
+    await waitFor('no color header from any worker', async () => {
+      for (let i = 0; i < 6; i++) if ((await request(router.proxyUrl + '/x')).headers['x-switchyard-color'] !== undefined) return false
+      return true
+    }, 10_000)
+    const changedWorkers = await admin(router.adminUrl, 'POST', '/v1/reload', {})
+    t.same(changedWorkers.json.needsRestart, [], 'nothing else changed')
+    writeConfig({ ...cfg, headers: { exposeColor: false }, workers: 3 }, dir)
+    t.same((await admin(router.adminUrl, 'POST', '/v1/reload', {})).json.needsRestart, ['workers'], 'workers needs a restart')
   })
 
   await t.test('SIGTERM drains every worker, then exits 0', async (t) => {
