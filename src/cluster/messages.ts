@@ -37,6 +37,8 @@ export interface ListenerSpec {
   host: string
   port: number
   preview: boolean
+  /** each worker binds its own socket with SO_REUSEPORT (else: node:cluster's shared handle) */
+  reusePort: boolean
 }
 
 export type ToWorker =

@@ -17,6 +17,17 @@ export function workerCount(config: Pick<Config, 'workers'>): number {
   return config.workers === 'auto' ? availableParallelism() : config.workers
 }
 
+/**
+ * Whether this Node has `reusePort` (22.12+, 23.1+): then each worker binds
+ * its own socket and the kernel spreads new connections over them, with no
+ * hop through the primary; else node:cluster's shared handle, where the
+ * primary accepts and hands each connection to the next worker in turn.
+ */
+export function hasReusePort(version: string = process.versions.node): boolean {
+  const [major, minor] = version.split('.').map(Number)
+  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12)
+}
+
 /** How long a write waits for every worker to apply its version (then `converged: false`). */
 const APPLY_TIMEOUT_MS = 5_000
 /** A worker that lived this long before it died restarts at once; quicker deaths back off. */
@@ -94,6 +105,7 @@ export class WorkerPlane implements DataPlane {
       requests: () => this.#slots.map((s) => ({ worker: String(s.index), requests: s.requests })),
       applied: () => this.#appliedVersions(),
     })
+    o.logger.info({ workers: o.count, balancing: hasReusePort() ? 'reusePort' : 'cluster' }, 'starting the data-plane workers')
     for (let i = 0; i < o.count; i++) {
       const slot: Slot = { index: i, worker: null, applied: new Map(), targets: {}, inFlight: 0, requests: 0, startedAt: 0, quickDeaths: 0, pending: new Map(), onReady: null }
       this.#slots.push(slot)
@@ -284,20 +296,22 @@ export class WorkerPlane implements DataPlane {
   async listen(host: string, port: number, opts?: ListenOptions): Promise<{ host: string; port: number }> {
     if (this.#closing) throw new Error('the data plane is closing')
     await this.#ready()
-    const spec: ListenerSpec = { id: this.#listeners.length, host, port, preview: opts?.preview === true }
-    const answers = await Promise.all(
-      this.#slots.map(
-        (s) =>
-          new Promise<{ host: string; port: number }>((resolve, reject) => {
-            if (s.worker === null) return reject(new Error(`worker ${s.index} is not running`))
-            s.pending.set(spec.id, { resolve, reject })
-            s.worker.send({ t: 'listen', listener: spec } satisfies ToWorker)
-          }),
-      ),
-    )
-    // Port 0: the cluster gave every worker the same port; a restarted worker asks for that one.
-    this.#listeners.push({ ...spec, port: answers[0].port })
-    return answers[0]
+    const spec: ListenerSpec = { id: this.#listeners.length, host, port, preview: opts?.preview === true, reusePort: hasReusePort() }
+    const one = (s: Slot, l: ListenerSpec): Promise<{ host: string; port: number }> =>
+      new Promise((resolve, reject) => {
+        if (s.worker === null) return reject(new Error(`worker ${s.index} is not running`))
+        s.pending.set(l.id, { resolve, reject })
+        s.worker.send({ t: 'listen', listener: l } satisfies ToWorker)
+      })
+    // The first worker binds (port 0: picks the port), the others join it.
+    const first = await one(this.#slots[0], spec)
+    // reusePort: the others (and a restarted worker) bind that port. The
+    // cluster's shared handle is keyed by the port asked for, so they ask
+    // for the same one (0 included) and get the primary's socket.
+    const bound: ListenerSpec = spec.reusePort ? { ...spec, port: first.port } : spec
+    await Promise.all(this.#slots.slice(1).map((s) => one(s, bound)))
+    this.#listeners.push(bound)
+    return first
   }
 
   targets(app: string): Record<Color, TargetHealth[]> | null {

@@ -68,7 +68,13 @@ class Worker {
       accessLog: m.accessLog ? (e: AccessLogEntry) => access.info(e, 'request') : undefined,
       logger: logger.child({ component: 'dataplane' }),
     })
-    for (const l of m.listeners) await this.#listen(l)
+    for (const l of m.listeners) {
+      if (!(await this.#listen(l))) {
+        // A restarted worker that cannot listen routes nothing: exit, and the primary retries with backoff.
+        logger.error({ listener: l }, 'worker cannot listen; exiting')
+        process.exit(1)
+      }
+    }
     const applied: Record<string, number> = {}
     for (const [name, r] of this.#runtimes) applied[name] = r.state.version
     this.#send({ t: 'ready', applied })
@@ -97,14 +103,17 @@ class Worker {
     return { apps: list, defaultApp }
   }
 
-  async #listen(l: ListenerSpec): Promise<void> {
+  /** Starts a listener and tells the primary; false when it failed. */
+  async #listen(l: ListenerSpec): Promise<boolean> {
     const plane = this.#plane
-    if (plane === undefined) return
+    if (plane === undefined) return false
     try {
-      const a = await plane.listen(l.host, l.port, { preview: l.preview })
+      const a = await plane.listen(l.host, l.port, { preview: l.preview, reusePort: l.reusePort })
       this.#send({ t: 'listening', id: l.id, host: a.host, port: a.port })
+      return true
     } catch (e) {
       this.#send({ t: 'listen-failed', id: l.id, message: (e as Error).message })
+      return false
     }
   }
 

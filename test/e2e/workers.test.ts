@@ -142,13 +142,17 @@ t.test('workers: 2', async (t) => {
     })
     t.not(fresh, victim)
     t.ok(alive(fresh), 'the new worker runs')
+    const slot = String(router.logs.find((l) => l.msg === 'worker started' && l.workerPid === fresh)?.worker)
     const m = await metrics(router)
     t.equal(sum(m, 'switchyard_workers'), 2)
     t.equal(sum(m, 'switchyard_worker_restarts_total'), 1)
+    const before = perWorker(m)[slot] ?? 0
     // The new worker got the current state when it started, and gets the next one.
     const flip = await admin(router.adminUrl, 'POST', '/v1/flip', {})
     t.equal(flip.json.converged, true)
     t.same(new Set(await colors(router.proxyUrl, 20)), new Set(['green']))
+    await waitFor('the new worker serving requests', async () => (perWorker(await metrics(router))[slot] ?? 0) > before, 10_000)
+    t.pass(`the new worker (slot ${slot}) serves requests on the shared port`)
   })
 
   await t.test('a reload reaches every worker', async (t) => {
