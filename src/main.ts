@@ -184,11 +184,14 @@ export async function startRouter(config: Config, deps: RouterDeps = {}): Promis
     for (const a of config.apps) built.push(await apps.build(a))
     apps.set(built)
 
+    let workerPlane: WorkerPlane | undefined
+    /** app → version this instance routes by (with workers: the lowest any worker acknowledged) */
+    const versions = (): Record<string, number> => workerPlane?.applied(apps.versions()) ?? apps.versions()
     /** The version of the only app, else the default app's, else the first's (see InstanceInfo). */
     const headline = (): number => {
       const list = apps.list()
       const a = apps.get(current.defaultApp ?? '') ?? list[0]
-      return a === undefined ? 0 : a.runtime.state.version
+      return a === undefined ? 0 : (versions()[a.name] ?? 0)
     }
     // Who else routes: the Redis registry of instances, or just this process.
     const reg: InstanceRegistry =
@@ -198,11 +201,11 @@ export async function startRouter(config: Config, deps: RouterDeps = {}): Promis
             prefix: config.store.type === 'redis' ? config.store.prefix : 'switchyard',
             id: instanceId,
             appliedVersion: headline,
-            apps: () => apps.versions(),
+            apps: versions,
             clock,
             logger: logger.child({ component: 'instances' }),
           })
-        : singleInstance(instanceId, headline, clock, undefined, undefined, () => apps.versions())
+        : singleInstance(instanceId, headline, clock, undefined, undefined, versions)
     registry = reg
     await reg.start()
     cleanups.push(() => reg.stop())
@@ -214,9 +217,9 @@ export async function startRouter(config: Config, deps: RouterDeps = {}): Promis
     // workers > 1: this process keeps the control plane, worker processes route (src/cluster).
     const workers = workerCount(config)
     if (workers > 1) {
-      const plane = new WorkerPlane({ count: workers, config, apps: () => apps.list(), metrics, logger: logger.child({ component: 'cluster' }) })
+      const plane = new WorkerPlane({ count: workers, config, apps: () => apps.list(), metrics, logger: logger.child({ component: 'cluster' }), onApplied: touch })
       registry = plane.registry(reg)
-      dataPlane = plane
+      dataPlane = workerPlane = plane
     } else {
       dataPlane = createDataPlane({
         apps: apps.list().map(planeOptions),

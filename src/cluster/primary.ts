@@ -51,6 +51,8 @@ export interface WorkerPlaneOptions {
   apps: () => readonly ClusterApp[]
   metrics: Metrics
   logger: Logger
+  /** a worker acknowledged a version (the fleet heartbeat reports what every worker routes by) */
+  onApplied?: () => void
 }
 
 /** One worker slot: a process, restarted into the same slot when it dies. */
@@ -190,6 +192,7 @@ export class WorkerPlane implements DataPlane {
       case 'applied':
         slot.applied.set(m.app, Math.max(slot.applied.get(m.app) ?? 0, m.version))
         this.#settle()
+        this.#o.onApplied?.()
         return
       case 'listening':
         slot.pending.get(m.id)?.resolve({ host: m.host, port: m.port })
@@ -244,6 +247,21 @@ export class WorkerPlane implements DataPlane {
     for (const s of this.#slots) {
       if (s.worker === null) continue
       for (const [app, version] of s.applied) out.push({ app, worker: String(s.index), version })
+    }
+    return out
+  }
+
+  /**
+   * `primary` (app → version the primary applied) lowered to what every
+   * running worker acknowledged: what this instance routes by, for the
+   * fleet's registry. A starting worker is not counted (it starts with the
+   * current state).
+   */
+  applied(primary: Record<string, number>): Record<string, number> {
+    const out = { ...primary }
+    for (const s of this.#slots) {
+      if (s.worker === null || s.onReady !== null) continue
+      for (const app of Object.keys(out)) out[app] = Math.min(out[app], s.applied.get(app) ?? 0)
     }
     return out
   }
