@@ -26,6 +26,7 @@ import { SwitchyardError, isSwitchyardError } from './errors.js'
 import { createLogger, type Logger } from './observability/logger.js'
 import { createMetrics, type Metrics } from './observability/metrics.js'
 import { registerFleetMetrics } from './observability/fleet-metrics.js'
+import { WorkerPlane, workerCount } from './cluster/primary.js'
 
 /**
  * The composition root: config in, a running router out. Everything is built
@@ -157,6 +158,8 @@ export async function startRouter(config: Config, deps: RouterDeps = {}): Promis
     const apps: AppSet = new AppSet({
       opener,
       clock,
+      // Workers do not mirror yet: refuse a mirror percent rather than silently copy nothing.
+      mirrorUnavailable: workerCount(config) > 1 ? 'mirroring is not available with workers > 1 (a known limit); run with workers: 1 to dark-launch' : undefined,
       logger: logger.child({ component: 'watch' }),
       registry: () => registry as InstanceRegistry,
       metrics,
@@ -184,11 +187,14 @@ export async function startRouter(config: Config, deps: RouterDeps = {}): Promis
     for (const a of config.apps) built.push(await apps.build(a))
     apps.set(built)
 
+    let workerPlane: WorkerPlane | undefined
+    /** app → version this instance routes by (with workers: the lowest any worker acknowledged) */
+    const versions = (): Record<string, number> => workerPlane?.applied(apps.versions()) ?? apps.versions()
     /** The version of the only app, else the default app's, else the first's (see InstanceInfo). */
     const headline = (): number => {
       const list = apps.list()
       const a = apps.get(current.defaultApp ?? '') ?? list[0]
-      return a === undefined ? 0 : a.runtime.state.version
+      return a === undefined ? 0 : (versions()[a.name] ?? 0)
     }
     // Who else routes: the Redis registry of instances, or just this process.
     const reg: InstanceRegistry =
@@ -198,11 +204,11 @@ export async function startRouter(config: Config, deps: RouterDeps = {}): Promis
             prefix: config.store.type === 'redis' ? config.store.prefix : 'switchyard',
             id: instanceId,
             appliedVersion: headline,
-            apps: () => apps.versions(),
+            apps: versions,
             clock,
             logger: logger.child({ component: 'instances' }),
           })
-        : singleInstance(instanceId, headline, clock, undefined, undefined, () => apps.versions())
+        : singleInstance(instanceId, headline, clock, undefined, undefined, versions)
     registry = reg
     await reg.start()
     cleanups.push(() => reg.stop())
@@ -211,14 +217,22 @@ export async function startRouter(config: Config, deps: RouterDeps = {}): Promis
     registerFleetMetrics(metrics.registry, { storeUp: () => apps.list().every((a) => a.store.reachable()), instances: () => reg.list() })
     cleanups.push(() => notifier.close())
 
-    dataPlane = createDataPlane({
-      apps: apps.list().map(planeOptions),
-      defaultApp: config.defaultApp,
-      limits: config.limits,
-      trustForwarded: config.headers.trustForwarded,
-      accessLog: config.log.access ? accessLogger(logger) : undefined,
-      logger: logger.child({ component: 'dataplane' }),
-    })
+    // workers > 1: this process keeps the control plane, worker processes route (src/cluster).
+    const workers = workerCount(config)
+    if (workers > 1) {
+      const plane = new WorkerPlane({ count: workers, config, apps: () => apps.list(), metrics, logger: logger.child({ component: 'cluster' }), onApplied: touch })
+      registry = plane.registry(reg)
+      dataPlane = workerPlane = plane
+    } else {
+      dataPlane = createDataPlane({
+        apps: apps.list().map(planeOptions),
+        defaultApp: config.defaultApp,
+        limits: config.limits,
+        trustForwarded: config.headers.trustForwarded,
+        accessLog: config.log.access ? accessLogger(logger) : undefined,
+        logger: logger.child({ component: 'dataplane' }),
+      })
+    }
     const dp = dataPlane
 
     let reloading: Promise<ReloadResult> | null = null
@@ -292,7 +306,7 @@ export async function startRouter(config: Config, deps: RouterDeps = {}): Promis
     for (const a of apps.list()) a.start()
     const summary = apps.list().map((a) => ({ app: a.name, live: a.runtime.state.live, version: a.runtime.state.version }))
     logger.info(
-      { proxy: proxyUrl, preview: previewUrl, admin: adminUrl, apps: summary, live: summary[0]?.live, version: summary[0]?.version, instance: instanceId, store: config.store.type },
+      { proxy: proxyUrl, preview: previewUrl, admin: adminUrl, apps: summary, live: summary[0]?.live, version: summary[0]?.version, instance: instanceId, store: config.store.type, workers },
       'switchyard started',
     )
 

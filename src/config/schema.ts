@@ -258,6 +258,8 @@ export const ConfigSchema = Type.Object(
       { additionalProperties: false, default: {} },
     ),
     shutdownGraceSeconds: Type.Number({ minimum: 0, maximum: 3600, default: 10 }),
+    /** data-plane processes: 1 = this process routes; N > 1 or "auto" (one per core) = node:cluster workers */
+    workers: Type.Union([Type.Integer({ minimum: 1, maximum: 1024 }), Type.Literal('auto')], { default: 1 }),
   },
   { additionalProperties: false },
 )

@@ -14,7 +14,7 @@ export interface ReloadResult {
  * sockets, the admin API's own settings, the store's connections, and the
  * limits node fixes when a server is created. Everything else is applied.
  */
-const RESTART_KEYS = ['listen', 'preview', 'admin', 'store', 'limits.maxHeaderBytes', 'limits.keepAliveTimeoutMs'] as const
+const RESTART_KEYS = ['listen', 'preview', 'admin', 'store', 'limits.maxHeaderBytes', 'limits.keepAliveTimeoutMs', 'workers'] as const
 
 function at(config: Config, key: string): unknown {
   let v: unknown = config

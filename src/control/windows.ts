@@ -66,6 +66,15 @@ class Ring {
     }
   }
 
+  /** Counts a batch of requests (a worker's report) in one step. */
+  add(second: number, requests: number, errors: number): void {
+    const slot = this.#advance(second)
+    this.#requests[slot] += requests
+    this.#errors[slot] += errors
+    this.#totalRequests += requests
+    this.#totalErrors += errors
+  }
+
   snapshot(second: number): WindowSnapshot {
     this.#advance(second)
     const requests = this.#totalRequests
@@ -123,6 +132,11 @@ export class ErrorWindows implements RequestObserver {
   /** RequestObserver: an error is status ≥ 500 or a router failure. */
   request(color: Color, status: number, _seconds: number, kind: UpstreamErrorKind | null): void {
     this.record(color, status >= 500 || kind !== null)
+  }
+
+  /** Counts requests another process served (a worker's batch), as of now. */
+  add(color: Color, requests: number, errors: number): void {
+    this.#ring(color).add(Math.floor(this.#now() / 1000), requests, errors)
   }
 
   snapshot(color: Color): WindowSnapshot {

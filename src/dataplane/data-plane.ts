@@ -191,7 +191,9 @@ export class DataPlaneImpl implements DataPlane, PlaneHost {
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => reject(err)
       server.once('error', onError)
-      server.listen(port, host, () => {
+      // reusePort: this process binds its own socket, not the cluster primary's shared one.
+      const reuse = opts?.reusePort === true ? { reusePort: true, exclusive: true } : {}
+      server.listen({ port, host, ...reuse }, () => {
         server.off('error', onError)
         // A listening server's later errors are logged, never thrown.
         server.on('error', (err) => this.#logger?.error({ err }, 'listener error'))

@@ -60,6 +60,11 @@ export interface TargetHealth {
 export interface ListenOptions {
   /** every request goes to the idle color (DESIGN "Preview listener") */
   preview?: boolean
+  /**
+   * bind an own socket with SO_REUSEPORT (Node ≥ 22.12 / 23.1), so the kernel
+   * spreads connections over the processes listening on the port (workers)
+   */
+  reusePort?: boolean
 }
 
 /** A running data plane: listeners, upstream pools and their health. */

@@ -29,8 +29,20 @@ const NB = DURATION_BUCKETS.length
 
 const ci = (c: Color): number => (c === 'blue' ? 0 : 1)
 
-/** One app's hot-path tallies, read only at scrape time. */
-class Tallies {
+/**
+ * Counts gathered in another process (a worker, see src/cluster), handed to
+ * the primary in one message: `codes` as flat (index, count) pairs of the
+ * non-zero cells, the small arrays whole.
+ */
+export interface TallyDelta {
+  codes: number[]
+  kinds: number[]
+  buckets: number[]
+  sums: number[]
+}
+
+/** One app's hot-path tallies, read only at scrape time (a worker batches its own and sends them). */
+export class Tallies {
   readonly codes = new Float64Array(2 * CODES)
   readonly kinds = new Float64Array(2 * KINDS.length)
   /** per bucket, not cumulative; last = +Inf */
@@ -46,6 +58,29 @@ class Tallies {
     this.buckets[c * (NB + 1) + b]++
     this.sums[c] += seconds
     if (kind !== null) this.kinds[c * KINDS.length + KINDS.indexOf(kind)]++
+  }
+
+  /** The counts since the last take, as a delta; zeroes them. null when nothing was counted. */
+  take(): TallyDelta | null {
+    const codes: number[] = []
+    for (let i = 0; i < this.codes.length; i++) {
+      if (this.codes[i] !== 0) codes.push(i, this.codes[i])
+    }
+    if (codes.length === 0) return null
+    const d: TallyDelta = { codes, kinds: Array.from(this.kinds), buckets: Array.from(this.buckets), sums: Array.from(this.sums) }
+    this.codes.fill(0)
+    this.kinds.fill(0)
+    this.buckets.fill(0)
+    this.sums.fill(0)
+    return d
+  }
+
+  /** Adds a delta taken elsewhere (the primary sums its workers' batches). */
+  add(d: TallyDelta): void {
+    for (let i = 0; i + 1 < d.codes.length; i += 2) this.codes[d.codes[i]] += d.codes[i + 1]
+    for (let i = 0; i < this.kinds.length; i++) this.kinds[i] += d.kinds[i] ?? 0
+    for (let i = 0; i < this.buckets.length; i++) this.buckets[i] += d.buckets[i] ?? 0
+    for (let i = 0; i < this.sums.length; i++) this.sums[i] += d.sums[i] ?? 0
   }
 
   /** Copies of the counts of one color (for the events stream; never on the hot path). */
@@ -98,6 +133,8 @@ export interface AppMetrics {
   setState(state: State): void
   /** read-only copies of the request tallies per color (the events stream diffs them) */
   snapshot(): Record<Color, ColorTallies>
+  /** adds the counts a worker process gathered (workers > 1) */
+  absorb(delta: TallyDelta): void
 }
 
 export interface Metrics {
@@ -240,6 +277,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       observer: t,
       setState,
       snapshot: () => ({ blue: t.color('blue'), green: t.color('green') }),
+      absorb: (d) => t.add(d),
       onChange(e: ChangeEvent): void {
         setState(e.state)
         if (e.entry === null) return

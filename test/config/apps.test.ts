@@ -98,3 +98,10 @@ t.test("defaults inside an app's own sections are filled in (smoke checks, hosts
   t.same(c.apps[0].hosts, [])
   t.match(c.apps[0].smoke.checks[0], { path: '/ready', method: 'GET', expectStatus: 200, timeoutMs: 2000 })
 })
+
+t.test('mirroring and workers > 1 do not go together (yet): the config says so', async (t) => {
+  t.match(problems({ upstreams: up(1, 2), workers: 2, mirror: { percent: 10 } }), [/^mirror\.percent: mirroring is not available with workers > 1/])
+  t.match(problems({ apps: { shop: { hosts: ['a.b'], upstreams: up(1, 2), mirror: { percent: 5 } } }, workers: 'auto' }), [/^apps\.shop\.mirror\.percent: /])
+  t.same(problems({ upstreams: up(1, 2), workers: 2, mirror: { percent: 0 } }), [])
+  t.same(problems({ upstreams: up(1, 2), workers: 1, mirror: { percent: 10 } }), [])
+})
