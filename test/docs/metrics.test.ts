@@ -45,11 +45,11 @@ export function exportedNames(text: string): Set<string> {
   return out
 }
 
-async function scrape(): Promise<Set<string>> {
+async function scrape(extra: Record<string, unknown> = {}): Promise<Set<string>> {
   const dir = mkdtempSync(join(tmpdir(), 'switchyard-docs-metrics-'))
   try {
     // Nothing is proxied: the targets are never dialled.
-    const config = baseConfig(dir, ['http://127.0.0.1:9'], ['http://127.0.0.1:9'])
+    const config = baseConfig(dir, ['http://127.0.0.1:9'], ['http://127.0.0.1:9'], extra)
     const router = await startRouterProcess(writeConfig(config, dir), CLEAN_ENV)
     try {
       const res = await fetch(`${router.adminUrl}/metrics`)
@@ -72,7 +72,9 @@ for (const doc of docs) {
 
 let exported = new Set<string>()
 t.before(async () => {
-  exported = await scrape()
+  // A single process, and a router with two workers (the worker metrics exist only then).
+  const [one, two] = await Promise.all([scrape(), scrape({ workers: 2 })])
+  exported = new Set([...one, ...two])
 })
 
 t.test('the readers work', async (t) => {
