@@ -26,6 +26,7 @@ import { SwitchyardError, isSwitchyardError } from './errors.js'
 import { createLogger, type Logger } from './observability/logger.js'
 import { createMetrics, type Metrics } from './observability/metrics.js'
 import { registerFleetMetrics } from './observability/fleet-metrics.js'
+import { registerTargetMetrics } from './observability/target-metrics.js'
 
 /**
  * The composition root: config in, a running router out. Everything is built
@@ -130,6 +131,7 @@ function planeOptions(app: AppControl): AppPlaneOptions {
     source: app.runtime,
     observer: app.observer,
     mirror: { settings: c.mirror, observer: app.shadow },
+    healthCheck: c.healthCheck,
   }
 }
 
@@ -220,6 +222,7 @@ export async function startRouter(config: Config, deps: RouterDeps = {}): Promis
       logger: logger.child({ component: 'dataplane' }),
     })
     const dp = dataPlane
+    registerTargetMetrics(metrics.registry, () => apps.list().map((a) => ({ app: a.name, colors: dp.targets(a.name) })))
 
     let reloading: Promise<ReloadResult> | null = null
     /** Re-reads the file and applies it; one reload at a time. */
