@@ -98,3 +98,19 @@ t.test("defaults inside an app's own sections are filled in (smoke checks, hosts
   t.same(c.apps[0].hosts, [])
   t.match(c.apps[0].smoke.checks[0], { path: '/ready', method: 'GET', expectStatus: 200, timeoutMs: 2000 })
 })
+
+t.test('healthCheck: off by default, per app merged over the top level, bad values named', async (t) => {
+  const plain = validateConfig({ upstreams: up(1, 2) })
+  t.same(plain.apps[0].healthCheck, { intervalMs: 5000, timeoutMs: 2000, unhealthyAfter: 3, healthyAfter: 2 }, 'defaults, no path: off')
+  const c = validateConfig({
+    healthCheck: { path: '/health', intervalMs: 1000 },
+    apps: {
+      shop: { hosts: ['shop.example.com'], upstreams: up(1, 2), healthCheck: { unhealthyAfter: 5 } },
+      blog: { hosts: ['blog.example.com'], upstreams: up(3, 4), healthCheck: { path: '/ready' } },
+    },
+  })
+  t.same(c.apps[0].healthCheck, { path: '/health', intervalMs: 1000, timeoutMs: 2000, unhealthyAfter: 5, healthyAfter: 2 })
+  t.equal(c.apps[1].healthCheck.path, '/ready')
+  t.equal(c.apps[1].healthCheck.intervalMs, 1000)
+  t.match(problems({ upstreams: up(1, 2), healthCheck: { path: 'health', unhealthyAfter: 0 } }).join('\n'), /healthCheck\.path[\s\S]*healthCheck\.unhealthyAfter|healthCheck\.unhealthyAfter[\s\S]*healthCheck\.path/)
+})
