@@ -27,6 +27,7 @@ import { createLogger, type Logger } from './observability/logger.js'
 import { createMetrics, type Metrics } from './observability/metrics.js'
 import { registerFleetMetrics } from './observability/fleet-metrics.js'
 import { WorkerPlane, workerCount } from './cluster/primary.js'
+import { registerTargetMetrics } from './observability/target-metrics.js'
 
 /**
  * The composition root: config in, a running router out. Everything is built
@@ -131,6 +132,7 @@ function planeOptions(app: AppControl): AppPlaneOptions {
     source: app.runtime,
     observer: app.observer,
     mirror: { settings: c.mirror, observer: app.shadow },
+    healthCheck: c.healthCheck,
   }
 }
 
@@ -234,6 +236,7 @@ export async function startRouter(config: Config, deps: RouterDeps = {}): Promis
       })
     }
     const dp = dataPlane
+    registerTargetMetrics(metrics.registry, () => apps.list().map((a) => ({ app: a.name, colors: dp.targets(a.name) })))
 
     let reloading: Promise<ReloadResult> | null = null
     /** Re-reads the file and applies it; one reload at a time. */

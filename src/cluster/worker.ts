@@ -169,6 +169,7 @@ function planeOptions(c: AppConfig, source: Runtime, observer: AppTally): AppPla
     trustForwarded: c.headers.trustForwarded,
     source,
     observer,
+    healthCheck: c.healthCheck,
   }
 }
 

@@ -143,8 +143,25 @@ const Mirror = Type.Object(
   { additionalProperties: false, default: {} },
 )
 
+/**
+ * Active health checks: a GET of `path` on every target of both colors,
+ * every `intervalMs`. Off unless `path` is set.
+ */
+const HealthCheck = Type.Object(
+  {
+    path: Type.Optional(Type.String({ pattern: '^/', description: 'a path starting with /' })),
+    intervalMs: Type.Integer({ minimum: 50, maximum: 3_600_000, default: 5000 }),
+    timeoutMs: Type.Integer({ minimum: 1, maximum: 120_000, default: 2000 }),
+    /** consecutive failed checks that mark a target down */
+    unhealthyAfter: Type.Integer({ minimum: 1, maximum: 100, default: 3 }),
+    /** consecutive passed checks that mark a down target up again */
+    healthyAfter: Type.Integer({ minimum: 1, maximum: 100, default: 2 }),
+  },
+  { additionalProperties: false, default: {} },
+)
+
 /** The keys of the per-app sections (an app's own value, else the top-level one). */
-export const APP_SECTIONS = ['initial', 'stickiness', 'overrides', 'headers', 'smoke', 'autoRevert', 'timeouts', 'mirror'] as const
+export const APP_SECTIONS = ['initial', 'stickiness', 'overrides', 'headers', 'smoke', 'autoRevert', 'timeouts', 'mirror', 'healthCheck'] as const
 export type AppSection = (typeof APP_SECTIONS)[number]
 
 /** App names: what URLs, Redis keys, file names and metric labels can all carry. */
@@ -183,6 +200,7 @@ export const AppInputSchema = Type.Object(
     smoke: Type.Optional(appSection(Smoke)),
     autoRevert: Type.Optional(appSection(AutoRevert)),
     timeouts: Type.Optional(appSection(Timeouts)),
+    healthCheck: Type.Optional(appSection(HealthCheck)),
     // compare is merged key by key too, so it is stripped of defaults as well
     mirror: Type.Optional(appSection(Type.Object({ ...Mirror.properties, compare: appSection(MirrorCompare) }))),
   },
@@ -226,6 +244,7 @@ export const ConfigSchema = Type.Object(
       { additionalProperties: false, default: {} },
     ),
     timeouts: Timeouts,
+    healthCheck: HealthCheck,
     mirror: Mirror,
     limits: Type.Object(
       {
@@ -281,6 +300,7 @@ export interface AppConfig {
   readonly autoRevert: RawConfig['autoRevert']
   readonly timeouts: RawConfig['timeouts']
   readonly mirror: RawConfig['mirror']
+  readonly healthCheck: RawConfig['healthCheck']
 }
 
 /**
@@ -295,3 +315,4 @@ export type Config = Omit<RawConfig, 'apps' | 'defaultApp'> & {
 export type SmokeCheckConfig = RawConfig['smoke']['checks'][number]
 export type StoreConfig = RawConfig['store']
 export type MirrorConfig = RawConfig['mirror']
+export type HealthCheckConfig = RawConfig['healthCheck']

@@ -9,6 +9,7 @@ import type { AppPlaneOptions } from './types.js'
 import type { UpgradeContext } from './upgrade.js'
 import { MirrorPlane } from './mirror.js'
 import type { ClientLimit } from './client-limit.js'
+import { HealthProber } from './prober.js'
 import type { WaitQueue } from './wait-queue.js'
 
 /** What an app's requests need from the data plane that owns every app. */
@@ -26,6 +27,10 @@ export interface PlaneHost {
   responseClosed(): void
   bug(err: unknown): void
   healthChanged(t: Target, up: boolean, err?: Error): void
+  /** an active health check changed a target's verdict */
+  healthChecked(app: string, t: Target, up: boolean, detail: string): void
+  /** [0, 1): spreads the health check rounds */
+  random(): number
   track(socket: Duplex): void
 }
 
@@ -54,6 +59,8 @@ export class AppRoute implements ProxyContext, UpgradeContext {
   readonly settings: PoolSettings
   /** dark launch: the copies' own pools and bounds; null when the app has no mirror settings */
   readonly mirror: MirrorPlane | null
+  /** active health checks; null when `healthCheck.path` is not set. Started and stopped by the data plane. */
+  readonly prober: HealthProber | null
   readonly #host: PlaneHost
   readonly #observer: RequestObserver | undefined
 
@@ -81,6 +88,20 @@ export class AppRoute implements ProxyContext, UpgradeContext {
       return old !== undefined && sameSettings(old, this.settings, urls) ? old : new TargetSet(c, urls, this.settings)
     }
     this.sets = Object.freeze({ blue: set('blue'), green: set('green') })
+    const hc = o.healthCheck
+    if (hc?.path !== undefined) {
+      const path = hc.path
+      this.prober = new HealthProber({ ...hc, path }, [this.sets.blue, this.sets.green], {
+        now: () => host.now(),
+        random: () => host.random(),
+        transition: (t, up, detail) => host.healthChecked(this.name, t, up, detail),
+      })
+    } else {
+      this.prober = null
+      // Checks switched off by a reload: a verdict nobody will revise must not keep a target out.
+      this.sets.blue.clearChecks()
+      this.sets.green.clearChecks()
+    }
     const m = o.mirror
     const old = reuse?.mirror ?? null
     this.mirror = m === undefined ? null : old !== null && old.sameAs(o.upstreams, m.settings, m.observer) ? old : new MirrorPlane(o.upstreams, m.settings, m.observer)

@@ -90,6 +90,9 @@ export class DataPlaneImpl implements DataPlane, PlaneHost {
     const fallback = o.defaultApp === null ? null : (apps.get(o.defaultApp) ?? null)
     this.#hosts = compileHosts([...apps.values()].map((a) => [a, a.hosts] as const), fallback)
     this.#apps = apps
+    // Old probers stop before the new ones start: a kept target is never checked twice at once.
+    for (const a of previous.values()) a.prober?.stop().catch((err: unknown) => this.bug(err))
+    if (!this.#closing) for (const a of apps.values()) a.prober?.start()
     // Pools no app uses any more: close() lets their requests finish first.
     const kept = new Set<TargetSet>()
     for (const a of apps.values()) kept.add(a.sets.blue).add(a.sets.green)
@@ -144,6 +147,16 @@ export class DataPlaneImpl implements DataPlane, PlaneHost {
 
   healthChanged(t: Target, up: boolean, err?: Error): void {
     logTransition(this.#logger, t, up, err)
+  }
+
+  healthChecked(app: string, t: Target, up: boolean, detail: string): void {
+    const facts = { app, color: t.color, target: t.url, check: detail }
+    if (up) this.#logger?.info(facts, 'health check: upstream target is up again')
+    else this.#logger?.warn(facts, 'health check: upstream target is down')
+  }
+
+  random(): number {
+    return this.#random()
   }
 
   get maxTunnels(): number {
@@ -313,7 +326,7 @@ export class DataPlaneImpl implements DataPlane, PlaneHost {
     const app = this.#apps.get(name)
     if (app === undefined) return null
     const out = {} as Record<Color, TargetHealth[]>
-    for (const c of COLORS) out[c] = app.sets[c].targets.map((t) => ({ url: t.url, up: !t.down }))
+    for (const c of COLORS) out[c] = app.sets[c].targets.map((t) => targetHealth(t, app.prober !== null))
     return out
   }
 
@@ -328,6 +341,7 @@ export class DataPlaneImpl implements DataPlane, PlaneHost {
 
   async #close(graceMs: number): Promise<void> {
     this.#closing = true
+    const probers = [...this.#apps.values()].map((a) => a.prober?.stop())
     const servers = this.#servers
     // A server's close callback fires once every connection is gone,
     // upgraded sockets included.
@@ -354,8 +368,18 @@ export class DataPlaneImpl implements DataPlane, PlaneHost {
       // Copies are a sample: never worth holding a shutdown for.
       if (app.mirror !== null) pools.push(app.mirror.destroy())
     }
-    await Promise.all(pools)
+    await Promise.all([...pools, ...probers])
     this.waiting.stop()
+  }
+}
+
+function targetHealth(t: Target, checked: boolean): TargetHealth {
+  if (!checked) return { url: t.url, up: t.up }
+  const c = t.check
+  return {
+    url: t.url,
+    up: t.up,
+    check: { up: !c.down, checkedAt: c.checkedAt === 0 ? null : new Date(c.checkedAt).toISOString(), failures: c.failures, passes: c.passes, error: c.error },
   }
 }
 

@@ -18,8 +18,14 @@ export interface PoolSettings {
  * One upstream base URL: its keep-alive pool, the parts a raw socket needs
  * (upgrades), and its passive health. Built once at start.
  *
- * Health is passive: a connect failure marks the target down until
+ * Passive health: a connect failure marks the target down until
  * `downUntil` (backoff 1 s doubling to 30 s); any response marks it up.
+ *
+ * Active health (`healthCheck`, see prober.ts) is kept apart in `check`:
+ * only the prober sets `check.down` and only the prober clears it, so a
+ * request that happens to pass does not bring an actively-failed target back
+ * before `healthyAfter` passing checks. The target is routable when neither
+ * says down (`up`).
  */
 export class Target {
   readonly url: string
@@ -33,6 +39,8 @@ export class Target {
   backoffMs = 0
   /** a request is trying this down target to see whether it came back */
   probing = false
+  /** active health; reset when the app's health checks are off */
+  readonly check: CheckState = { down: false, failures: 0, passes: 0, checkedAt: 0, error: null, running: false }
 
   constructor(url: string, color: Color, settings: PoolSettings) {
     const u = new URL(url)
@@ -49,6 +57,11 @@ export class Target {
       headersTimeout: settings.headersMs,
       bodyTimeout: settings.bodyMs,
     })
+  }
+
+  /** Routable: neither passive nor active health says down. */
+  get up(): boolean {
+    return !this.down && !this.check.down
   }
 
   /** Records a connect failure; returns true when the target just went down. */
@@ -70,6 +83,22 @@ export class Target {
   }
 }
 
+/** A target's active health, written only by the prober. */
+export interface CheckState {
+  /** `unhealthyAfter` checks failed in a row, and `healthyAfter` have not passed since */
+  down: boolean
+  /** consecutive failed checks */
+  failures: number
+  /** consecutive passed checks */
+  passes: number
+  /** ms (wall clock) of the last finished check; 0 before the first */
+  checkedAt: number
+  /** why the last check failed; null when it passed */
+  error: string | null
+  /** a check of this target is in flight (never two at once, across reloads too) */
+  running: boolean
+}
+
 /**
  * The targets of one color, balanced round-robin. `pick` skips targets that
  * are down and still in backoff. When every target is down, one request at a
@@ -84,6 +113,8 @@ export class TargetSet {
   /** the pool settings its targets were built with (a reload keeps the set when they are equal) */
   readonly settings: PoolSettings
   #next = 0
+  /** some target is not actively down: pick skips the ones that are */
+  #skipChecked = false
 
   constructor(color: Color, urls: readonly string[], settings: PoolSettings) {
     this.color = color
@@ -105,10 +136,12 @@ export class TargetSet {
     const n = targets.length
     const start = this.#next
     this.#next = start + 1 >= n ? 0 : start + 1
+    const skipChecked = this.#skipChecked
     for (let i = 0; i < n; i++) {
       let j = start + i
       if (j >= n) j -= n
       const t = targets[j]
+      if (skipChecked && t.check.down) continue
       if (!t.down || (canProbe && t.downUntil <= now && !t.probing)) {
         if (t.down) t.probing = true
         return t
@@ -117,10 +150,23 @@ export class TargetSet {
     let best: Target | null = null
     for (let i = 0; i < n; i++) {
       const t = targets[i]
+      if (skipChecked && t.check.down) continue
       if (!t.probing && (best === null || t.downUntil < best.downUntil)) best = t
     }
     if (best !== null) best.probing = true
     return best
+  }
+
+  /** Sets a target's active verdict (the prober's only way to change routing). */
+  setChecked(t: Target, down: boolean): void {
+    t.check.down = down
+    this.#skipChecked = this.targets.some((x) => x.check.down) && this.targets.some((x) => !x.check.down)
+  }
+
+  /** Forgets active health (the app's checks were switched off). */
+  clearChecks(): void {
+    for (const t of this.targets) Object.assign(t.check, { down: false, failures: 0, passes: 0, checkedAt: 0, error: null })
+    this.#skipChecked = false
   }
 
   /** Ends a probe started by `pick`. */

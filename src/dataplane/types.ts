@@ -23,6 +23,8 @@ export interface AppPlaneOptions {
   observer?: RequestObserver
   /** dark launch: `mirror` settings and where copies and answers are reported; absent: never mirrored */
   mirror?: { settings: AppConfig['mirror']; observer: MirrorObserver }
+  /** active health checks; absent or without `path`: none */
+  healthCheck?: AppConfig['healthCheck']
 }
 
 /** The apps and which one serves unknown hosts; swapped whole by `setApps`. */
@@ -51,10 +53,23 @@ export interface DataPlaneOptions extends AppsOptions {
   logger?: Log
 }
 
-/** Passive health of one target. */
+/** Health of one target. */
 export interface TargetHealth {
   url: string
+  /** routable: neither a failed connect (passive) nor the health checks (active) say down */
   up: boolean
+  /** active health checks; absent when the app has none */
+  check?: {
+    up: boolean
+    /** ISO time of the last finished check; null before the first */
+    checkedAt: string | null
+    /** consecutive failed checks */
+    failures: number
+    /** consecutive passed checks */
+    passes: number
+    /** why the last check failed; null when it passed */
+    error: string | null
+  }
 }
 
 export interface ListenOptions {
@@ -71,7 +86,7 @@ export interface ListenOptions {
 export interface DataPlane {
   /** Starts a listener; resolves with the bound address (port 0 = any free port). */
   listen(host: string, port: number, opts?: ListenOptions): Promise<{ host: string; port: number }>
-  /** Passive health per color of an app; null for an app it does not serve. */
+  /** Health per color of an app (passive, and active when it has health checks); null for an app it does not serve. */
   targets(app: string): Record<Color, TargetHealth[]> | null
   /**
    * Serves a new set of apps from the next request on (reload). Requests in

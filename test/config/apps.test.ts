@@ -105,3 +105,19 @@ t.test('mirroring and workers > 1 do not go together (yet): the config says so',
   t.same(problems({ upstreams: up(1, 2), workers: 2, mirror: { percent: 0 } }), [])
   t.same(problems({ upstreams: up(1, 2), workers: 1, mirror: { percent: 10 } }), [])
 })
+
+t.test('healthCheck: off by default, per app merged over the top level, bad values named', async (t) => {
+  const plain = validateConfig({ upstreams: up(1, 2) })
+  t.same(plain.apps[0].healthCheck, { intervalMs: 5000, timeoutMs: 2000, unhealthyAfter: 3, healthyAfter: 2 }, 'defaults, no path: off')
+  const c = validateConfig({
+    healthCheck: { path: '/health', intervalMs: 1000 },
+    apps: {
+      shop: { hosts: ['shop.example.com'], upstreams: up(1, 2), healthCheck: { unhealthyAfter: 5 } },
+      blog: { hosts: ['blog.example.com'], upstreams: up(3, 4), healthCheck: { path: '/ready' } },
+    },
+  })
+  t.same(c.apps[0].healthCheck, { path: '/health', intervalMs: 1000, timeoutMs: 2000, unhealthyAfter: 5, healthyAfter: 2 })
+  t.equal(c.apps[1].healthCheck.path, '/ready')
+  t.equal(c.apps[1].healthCheck.intervalMs, 1000)
+  t.match(problems({ upstreams: up(1, 2), healthCheck: { path: 'health', unhealthyAfter: 0 } }).join('\n'), /healthCheck\.path[\s\S]*healthCheck\.unhealthyAfter|healthCheck\.unhealthyAfter[\s\S]*healthCheck\.path/)
+})

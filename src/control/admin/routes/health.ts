@@ -6,7 +6,24 @@ import { ColorSchema, ERROR_RESPONSES, StringEnum } from '../schemas.js'
 
 const ColorHealth = Type.Object({
   role: StringEnum(['live', 'idle'] as const),
-  targets: Type.Array(Type.Object({ url: Type.String(), up: Type.Boolean() })),
+  targets: Type.Array(
+    Type.Object({
+      url: Type.String(),
+      up: Type.Boolean({ description: 'routable: neither a failed connect nor the health checks say down' }),
+      check: Type.Optional(
+        Type.Object(
+          {
+            up: Type.Boolean(),
+            checkedAt: Type.Union([Type.String(), Type.Null()]),
+            failures: Type.Integer(),
+            passes: Type.Integer(),
+            error: Type.Union([Type.String(), Type.Null()]),
+          },
+          { description: 'active health checks (healthCheck.path set)' },
+        ),
+      ),
+    }),
+  ),
   requests: Type.Integer(),
   errors: Type.Integer(),
   errorRate: Type.Number(),
