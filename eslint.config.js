@@ -1,6 +1,5 @@
 // typescript-eslint with type-aware rules (see README, Development). Lint
-// rules only: no formatting rules, and no formatter run yet (it would rewrite
-// about half the files; a follow-up).
+// rules only: no formatting rules (Prettier formats: npm run format).
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(

@@ -23,7 +23,19 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { ROOT } from './lib/contenders.js'
 import { startLoadWorker } from './lib/load-worker.js'
-import { canPin, cpuSeconds, freePort, installCleanup, launch, memoryOf, sleep, stop, stopAll, waitForHttp, waitForLine } from './lib/procs.js'
+import {
+  canPin,
+  cpuSeconds,
+  freePort,
+  installCleanup,
+  launch,
+  memoryOf,
+  sleep,
+  stop,
+  stopAll,
+  waitForHttp,
+  waitForLine,
+} from './lib/procs.js'
 import { fmt, median, table } from './lib/stats.js'
 
 const { values } = parseArgs({
@@ -47,7 +59,10 @@ const tmp = mkdtempSync(join(os.tmpdir(), 'switchyard-bench-apps-'))
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }))
 
 const upstreamPort = await freePort()
-const upstream = launch('upstream', process.execPath, [join(ROOT, 'bench', 'upstream.js'), String(upstreamPort), String(4 * N)], { core: LOAD_CORE, pin: canPin })
+const upstream = launch('upstream', process.execPath, [join(ROOT, 'bench', 'upstream.js'), String(upstreamPort), String(4 * N)], {
+  core: LOAD_CORE,
+  pin: canPin,
+})
 const ports = (await waitForLine(upstream, /also ([\d,]+)/, 30_000))[1].split(',').map(Number)
 // Target k of app i has a port of its own: distinct origins (one pool each), one server process.
 const target = (i, k) => `http://127.0.0.1:${ports[i * 4 + k]}`
@@ -57,7 +72,10 @@ const hostOf = (i) => `${appName(i)}.bench.test`
 function configOf(name, body) {
   const dir = join(tmp, name)
   mkdirSync(dir, { recursive: true })
-  return { dir, body: { log: { level: 'warn' }, store: { type: 'file', path: join(dir, 'state.json') }, stickiness: { header: 'x-user-id' }, ...body } }
+  return {
+    dir,
+    body: { log: { level: 'warn' }, store: { type: 'file', path: join(dir, 'state.json') }, stickiness: { header: 'x-user-id' }, ...body },
+  }
 }
 
 async function startRouter(name, body) {
@@ -68,7 +86,11 @@ async function startRouter(name, body) {
   config.admin = { host: '127.0.0.1', port: adminPort }
   const file = join(dir, 'config.json')
   writeFileSync(file, JSON.stringify(config))
-  const proc = launch(name, process.execPath, [join(ROOT, 'bin', 'switchyard.js'), 'serve', '--config', file], { core: PROXY_CORE, pin: canPin, cwd: dir })
+  const proc = launch(name, process.execPath, [join(ROOT, 'bin', 'switchyard.js'), 'serve', '--config', file], {
+    core: PROXY_CORE,
+    pin: canPin,
+    cwd: dir,
+  })
   const url = `http://127.0.0.1:${port}`
   const host = body.apps === undefined ? 'bench.test' : hostOf(0)
   await waitForHttp(`${url}/small`, { proc, timeoutMs: 30_000, headers: { host } })
@@ -108,7 +130,10 @@ const one = await startRouter('one-app', { upstreams: up(0) })
 const oneResult = await measure(one, ['bench.test'])
 await stop(one.proc)
 const many = await startRouter(`${N}-apps`, { apps, defaultApp })
-const manyResult = await measure(many, Array.from({ length: N }, (_, i) => hostOf(i)))
+const manyResult = await measure(
+  many,
+  Array.from({ length: N }, (_, i) => hostOf(i)),
+)
 await stop(many.proc)
 await stopAll()
 
@@ -118,7 +143,11 @@ const out = {
   cpus: os.cpus().length,
   apps: N,
   pools: N * 4,
-  idleRssMiB: { oneApp: one.idle.rssMiB, manyApps: many.idle.rssMiB, oneRouterPerApp: one.idle.rssMiB === null ? null : one.idle.rssMiB * N },
+  idleRssMiB: {
+    oneApp: one.idle.rssMiB,
+    manyApps: many.idle.rssMiB,
+    oneRouterPerApp: one.idle.rssMiB === null ? null : one.idle.rssMiB * N,
+  },
   rps: { oneApp: oneResult.rps, manyApps: manyResult.rps, ratio },
   cpuUsPerRequest: { oneApp: oneResult.cpuUs, manyApps: manyResult.cpuUs },
   goals: { idleRssMiB: 130, ratio: 0.97 },
@@ -126,7 +155,9 @@ const out = {
 if (values.json) {
   console.log(JSON.stringify(out, null, 2))
 } else {
-  console.log(`switchyard many apps · ${out.cpus} cores · Node ${out.node} · ${N} apps × 2 colors × 2 targets (${out.pools} pools) · ${ROUNDS} × ${DURATION}s, ${CONNECTIONS} connections\n`)
+  console.log(
+    `switchyard many apps · ${out.cpus} cores · Node ${out.node} · ${N} apps × 2 colors × 2 targets (${out.pools} pools) · ${ROUNDS} × ${DURATION}s, ${CONNECTIONS} connections\n`,
+  )
   console.log(
     table(
       ['router', 'idle RSS MiB', 'req/s (median)', 'CPU µs/req', 'hosts in the load'],
@@ -137,6 +168,8 @@ if (values.json) {
       ],
     ),
   )
-  console.log(`\n${N} apps / one app: ${ratio.toFixed(3)} × req/s (goal ≥ 0.97: ${ratio >= 0.97 ? 'met' : 'MISSED'}); idle RSS ${fmt(many.idle.rssMiB, 1)} MiB (goal ≤ 130: ${many.idle.rssMiB !== null && many.idle.rssMiB <= 130 ? 'met' : 'MISSED'})`)
+  console.log(
+    `\n${N} apps / one app: ${ratio.toFixed(3)} × req/s (goal ≥ 0.97: ${ratio >= 0.97 ? 'met' : 'MISSED'}); idle RSS ${fmt(many.idle.rssMiB, 1)} MiB (goal ≤ 130: ${many.idle.rssMiB !== null && many.idle.rssMiB <= 130 ? 'met' : 'MISSED'})`,
+  )
 }
 process.exit(0)

@@ -12,12 +12,27 @@ const pool = new Pool(process.argv[2], { connections: 128, keepAliveTimeout: 60_
 
 // A client that goes away must abort its upstream request, or a paused
 // response would hold a pooled connection forever.
-function onClose() { const f = this.forward; if (!f.done && f.abort !== null) f.abort(new Error('client closed')) }
-function onDrain() { const f = this.forward; if (f.resume !== null) f.resume() }
+function onClose() {
+  const f = this.forward
+  if (!f.done && f.abort !== null) f.abort(new Error('client closed'))
+}
+function onDrain() {
+  const f = this.forward
+  if (f.resume !== null) f.resume()
+}
 
 class Forward {
-  constructor(res) { this.res = res; this.abort = null; this.resume = null; this.done = false; res.forward = this; res.on('close', onClose) }
-  onConnect(abort) { this.abort = abort }
+  constructor(res) {
+    this.res = res
+    this.abort = null
+    this.resume = null
+    this.done = false
+    res.forward = this
+    res.on('close', onClose)
+  }
+  onConnect(abort) {
+    this.abort = abort
+  }
   onHeaders(status, raw, resume) {
     const flat = []
     for (let i = 0; i < raw.length; i += 2) {
@@ -33,10 +48,16 @@ class Forward {
     if (this.res.listenerCount('drain') === 0) this.res.on('drain', onDrain)
     return false
   }
-  onComplete() { this.done = true; this.res.end() }
+  onComplete() {
+    this.done = true
+    this.res.end()
+  }
   onError(err) {
     this.done = true
-    if (!this.res.headersSent) { this.res.writeHead(502, { 'content-length': '0' }); this.res.end() } else this.res.destroy(err)
+    if (!this.res.headersSent) {
+      this.res.writeHead(502, { 'content-length': '0' })
+      this.res.end()
+    } else this.res.destroy(err)
   }
 }
 

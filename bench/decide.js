@@ -24,7 +24,16 @@ const N_FACTS = 4096
 const options = { stickiness: { header: 'x-user-id', cookie: null }, overrides: { enabled: false, secret: null } }
 
 function state(canary, cohorts) {
-  return { version: 1, live: 'blue', previous: null, canary, cohorts, rollout: null, updatedAt: '2026-01-01T00:00:00.000Z', lastFlipAt: null }
+  return {
+    version: 1,
+    live: 'blue',
+    previous: null,
+    canary,
+    cohorts,
+    rollout: null,
+    updatedAt: '2026-01-01T00:00:00.000Z',
+    lastFlipAt: null,
+  }
 }
 
 function users(n) {
@@ -138,7 +147,9 @@ const results = CASES.map(measureCase)
 if (process.argv.includes('--json')) {
   console.log(JSON.stringify({ node: process.version, batch: BATCH, batches: BATCHES, results }, null, 2))
 } else {
-  console.log(`routing decision (stickinessKey + decide), median of ${BATCHES} × ${BATCH.toLocaleString('en-US')} decisions, Node ${process.version}\n`)
+  console.log(
+    `routing decision (stickinessKey + decide), median of ${BATCHES} × ${BATCH.toLocaleString('en-US')} decisions, Node ${process.version}\n`,
+  )
   const rows = results.map((r) => [
     r.name,
     r.nsPerDecision.toFixed(1),

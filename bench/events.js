@@ -44,7 +44,10 @@ const tmp = mkdtempSync(join(os.tmpdir(), 'switchyard-bench-events-'))
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }))
 
 const upstreamPort = await freePort()
-const upstream = launch('upstream', process.execPath, [join(ROOT, 'bench', 'upstream.js'), String(upstreamPort), '2'], { core: LOAD_CORE, pin: canPin })
+const upstream = launch('upstream', process.execPath, [join(ROOT, 'bench', 'upstream.js'), String(upstreamPort), '2'], {
+  core: LOAD_CORE,
+  pin: canPin,
+})
 const ports = (await waitForLine(upstream, /also ([\d,]+)/, 30_000))[1].split(',').map(Number)
 
 const port = await freePort()
@@ -55,21 +58,35 @@ const config = {
   admin: { host: '127.0.0.1', port: adminPort, token: TOKEN },
   store: { type: 'file', path: join(tmp, 'state.json') },
   apps: {
-    shop: { hosts: ['shop.bench.test'], upstreams: { blue: { targets: [`http://127.0.0.1:${ports[0]}`] }, green: { targets: [`http://127.0.0.1:${ports[1]}`] } } },
-    blog: { hosts: ['blog.bench.test'], upstreams: { blue: { targets: [`http://127.0.0.1:${ports[1]}`] }, green: { targets: [`http://127.0.0.1:${ports[0]}`] } } },
+    shop: {
+      hosts: ['shop.bench.test'],
+      upstreams: { blue: { targets: [`http://127.0.0.1:${ports[0]}`] }, green: { targets: [`http://127.0.0.1:${ports[1]}`] } },
+    },
+    blog: {
+      hosts: ['blog.bench.test'],
+      upstreams: { blue: { targets: [`http://127.0.0.1:${ports[1]}`] }, green: { targets: [`http://127.0.0.1:${ports[0]}`] } },
+    },
   },
   defaultApp: 'shop',
 }
 const file = join(tmp, 'config.json')
 writeFileSync(file, JSON.stringify(config))
-const router = launch('switchyard', process.execPath, [join(ROOT, 'bin', 'switchyard.js'), 'serve', '--config', file], { core: PROXY_CORE, pin: canPin, cwd: tmp })
+const router = launch('switchyard', process.execPath, [join(ROOT, 'bin', 'switchyard.js'), 'serve', '--config', file], {
+  core: PROXY_CORE,
+  pin: canPin,
+  cwd: tmp,
+})
 const url = `http://127.0.0.1:${port}`
 const adminUrl = `http://127.0.0.1:${adminPort}`
 await waitForHttp(`${url}/small`, { proc: router, timeoutMs: 30_000, headers: { host: 'shop.bench.test' } })
 
 const load = startLoadWorker(canPin, LOAD_CORE)
 await load.ready
-const requests = ['shop.bench.test', 'blog.bench.test'].map((host, i) => ({ method: 'GET', path: '/small', headers: { host, 'x-user-id': `visitor-${i}` } }))
+const requests = ['shop.bench.test', 'blog.bench.test'].map((host, i) => ({
+  method: 'GET',
+  path: '/small',
+  headers: { host, 'x-user-id': `visitor-${i}` },
+}))
 
 /** Opens n event streams that read and discard; resolves once each got its first state. */
 async function openStreams(n) {
@@ -126,7 +143,11 @@ for (let r = 0; r < ROUNDS; r++) {
 await stop(router)
 await stopAll()
 
-const summary = (list) => ({ rps: median(list.map((x) => x.rps)), cpuUs: list.every((x) => x.cpuUs !== null) ? median(list.map((x) => x.cpuUs)) : null, rounds: list.map((x) => Math.round(x.rps)) })
+const summary = (list) => ({
+  rps: median(list.map((x) => x.rps)),
+  cpuUs: list.every((x) => x.cpuUs !== null) ? median(list.map((x) => x.cpuUs)) : null,
+  rounds: list.map((x) => Math.round(x.rps)),
+})
 const none = summary(sides[0])
 const open = summary(sides[STREAMS])
 const ratio = open.rps / none.rps
@@ -143,7 +164,9 @@ const out = {
 if (values.json) {
   console.log(JSON.stringify(out, null, 2))
 } else {
-  console.log(`switchyard events · ${out.cpus} cores · Node ${out.node} · load avg ${out.load.toFixed(1)} · 2 apps · ${ROUNDS} × ${DURATION}s per side, ${CONNECTIONS} connections\n`)
+  console.log(
+    `switchyard events · ${out.cpus} cores · Node ${out.node} · load avg ${out.load.toFixed(1)} · 2 apps · ${ROUNDS} × ${DURATION}s per side, ${CONNECTIONS} connections\n`,
+  )
   console.log(
     table(
       ['open /v1/events streams', 'req/s (median)', 'CPU µs/req', 'rounds'],
@@ -153,6 +176,8 @@ if (values.json) {
       ],
     ),
   )
-  console.log(`\n${STREAMS} streams / none: ${ratio.toFixed(3)} × req/s (goal ≥ 0.97: ${ratio >= 0.97 ? 'met' : 'MISSED'}); each stream got ${fmt(out.eventBytesPerStreamPerSecond, 0)} B/s of events`)
+  console.log(
+    `\n${STREAMS} streams / none: ${ratio.toFixed(3)} × req/s (goal ≥ 0.97: ${ratio >= 0.97 ? 'met' : 'MISSED'}); each stream got ${fmt(out.eventBytesPerStreamPerSecond, 0)} B/s of events`,
+  )
 }
 process.exit(0)

@@ -6,7 +6,10 @@ import httpProxy from 'http-proxy'
 const agent = new http.Agent({ keepAlive: true, maxSockets: 128, keepAliveMsecs: 60_000 })
 const proxy = httpProxy.createProxyServer({ target: process.argv[2], agent, xfwd: true })
 proxy.on('error', (err, req, res) => {
-  if (res.headersSent === false) { res.writeHead(502, { 'content-length': '0' }); res.end() } else res.destroy(err)
+  if (res.headersSent === false) {
+    res.writeHead(502, { 'content-length': '0' })
+    res.end()
+  } else res.destroy(err)
 })
 const server = http.createServer((req, res) => proxy.web(req, res))
 server.keepAliveTimeout = 120_000

@@ -42,7 +42,10 @@ const tmp = mkdtempSync(join(os.tmpdir(), 'switchyard-bench-mirror-'))
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }))
 
 const upstreamPort = await freePort()
-const upstream = launch('upstream', process.execPath, [join(ROOT, 'bench', 'upstream.js'), String(upstreamPort), '1'], { core: LOAD_CORE, pin: canPin })
+const upstream = launch('upstream', process.execPath, [join(ROOT, 'bench', 'upstream.js'), String(upstreamPort), '1'], {
+  core: LOAD_CORE,
+  pin: canPin,
+})
 const [greenPort] = (await waitForLine(upstream, /also ([\d,]+)/, 30_000))[1].split(',').map(Number)
 
 const port = await freePort()
@@ -56,13 +59,21 @@ const config = {
 }
 const file = join(tmp, 'config.json')
 writeFileSync(file, JSON.stringify(config))
-const proc = launch('switchyard', process.execPath, [join(ROOT, 'bin', 'switchyard.js'), 'serve', '--config', file], { core: PROXY_CORE, pin: canPin, cwd: tmp })
+const proc = launch('switchyard', process.execPath, [join(ROOT, 'bin', 'switchyard.js'), 'serve', '--config', file], {
+  core: PROXY_CORE,
+  pin: canPin,
+  cwd: tmp,
+})
 const url = `http://127.0.0.1:${port}`
 const adminUrl = `http://127.0.0.1:${adminPort}`
 await waitForHttp(`${url}/small`, { proc, timeoutMs: 30_000 })
 
 async function adminCall(method, path, body) {
-  const res = await fetch(adminUrl + path, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) })
+  const res = await fetch(adminUrl + path, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  })
   if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`)
   return res.json()
 }
@@ -86,7 +97,13 @@ async function measure(percent) {
     if (c0 !== null && c1 !== null) cpu.push(((c1 - c0) / res.requestsTotal) * 1e6)
   }
   const shadow = await adminCall('GET', '/v1/shadow')
-  return { percent, rps: median(rps), cpuUs: cpu.length > 0 ? median(cpu) : null, rounds: rps, shadow: { sent: shadow.sent, dropped: shadow.dropped, errors: shadow.errors, samples: shadow.samples, mismatches: shadow.mismatches } }
+  return {
+    percent,
+    rps: median(rps),
+    cpuUs: cpu.length > 0 ? median(cpu) : null,
+    rounds: rps,
+    shadow: { sent: shadow.sent, dropped: shadow.dropped, errors: shadow.errors, samples: shadow.samples, mismatches: shadow.mismatches },
+  }
 }
 
 // JIT and pools warm before the first figure, so 0% is not measured cold.
@@ -100,13 +117,19 @@ const out = {
   node: process.version,
   cpus: os.cpus().length,
   pinned: canPin,
-  results: results.map((r) => ({ ...r, rpsRatio: r.rps / base.rps, cpuRatio: r.cpuUs !== null && base.cpuUs !== null ? r.cpuUs / base.cpuUs : null })),
+  results: results.map((r) => ({
+    ...r,
+    rpsRatio: r.rps / base.rps,
+    cpuRatio: r.cpuUs !== null && base.cpuUs !== null ? r.cpuUs / base.cpuUs : null,
+  })),
   goal: { costAt10: 0.1 },
 }
 if (values.json) {
   console.log(JSON.stringify(out, null, 2))
 } else {
-  console.log(`switchyard dark launch · ${out.cpus} cores · Node ${out.node} · ${ROUNDS} × ${DURATION}s, ${CONNECTIONS} connections, GET /small${canPin ? '' : ' (not pinned)'}\n`)
+  console.log(
+    `switchyard dark launch · ${out.cpus} cores · Node ${out.node} · ${ROUNDS} × ${DURATION}s, ${CONNECTIONS} connections, GET /small${canPin ? '' : ' (not pinned)'}\n`,
+  )
   console.log(
     table(
       ['mirror', 'req/s (median)', '× 0%', 'CPU µs/req', '× 0%', 'copies sent', 'dropped', 'compared', 'mismatches'],
@@ -125,7 +148,11 @@ if (values.json) {
   )
   const at10 = out.results[1]
   const cost = 1 - at10.rpsRatio
-  console.log(`\ncost at 10%: ${(cost * 100).toFixed(1)}% of req/s (goal ≤ 10%: ${cost <= 0.1 ? 'met' : 'MISSED'}); CPU per request × ${at10.cpuRatio?.toFixed(3) ?? '?'}`)
-  console.log(`at 100%: ${((1 - out.results[2].rpsRatio) * 100).toFixed(1)}% of req/s, CPU per request × ${out.results[2].cpuRatio?.toFixed(3) ?? '?'} (every request sent twice and both answers compared)`)
+  console.log(
+    `\ncost at 10%: ${(cost * 100).toFixed(1)}% of req/s (goal ≤ 10%: ${cost <= 0.1 ? 'met' : 'MISSED'}); CPU per request × ${at10.cpuRatio?.toFixed(3) ?? '?'}`,
+  )
+  console.log(
+    `at 100%: ${((1 - out.results[2].rpsRatio) * 100).toFixed(1)}% of req/s, CPU per request × ${out.results[2].cpuRatio?.toFixed(3) ?? '?'} (every request sent twice and both answers compared)`,
+  )
 }
 process.exit(0)

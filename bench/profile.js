@@ -55,9 +55,11 @@ function area(url, name) {
   if (url.includes('/dist/')) return 'switchyard other'
   if (url.includes('/undici/')) return 'undici'
   if (url.includes('/pino')) return 'pino'
-  if (url.includes('internal/modules') || url.includes('/ajv/') || url.includes('internal/bootstrap')) return 'start-up (module loading, schema compiling)'
+  if (url.includes('internal/modules') || url.includes('/ajv/') || url.includes('internal/bootstrap'))
+    return 'start-up (module loading, schema compiling)'
   if (url.startsWith('node:internal/streams') || url.startsWith('node:stream')) return 'node streams'
-  if (url === 'node:events' || url.includes('task_queues') || url.includes('internal/timers') || url.includes('async_hooks')) return 'node events, timers, microtasks'
+  if (url === 'node:events' || url.includes('task_queues') || url.includes('internal/timers') || url.includes('async_hooks'))
+    return 'node events, timers, microtasks'
   if (url.startsWith('node:_http') || url.startsWith('node:http') || url.includes('internal/http')) return 'node:http'
   if (url.startsWith('wasm://')) return 'llhttp (wasm, undici parser)'
   if (url.startsWith('node:net') || url.includes('internal/net') || url.includes('stream_base')) return 'node:net'
@@ -104,7 +106,9 @@ function summarize(file, top, window) {
     byFn.set(key, (byFn.get(key) ?? 0) + n.hitCount)
   }
   const pct = (h) => `${((h / busy) * 100).toFixed(1).padStart(5)}%`
-  console.log(`\n${total} samples in the measured window (~${usPerSample.toFixed(0)} µs each), ${((busy / total) * 100).toFixed(0)}% busy; shares of busy (non-idle) time`)
+  console.log(
+    `\n${total} samples in the measured window (~${usPerSample.toFixed(0)} µs each), ${((busy / total) * 100).toFixed(0)}% busy; shares of busy (non-idle) time`,
+  )
   console.log('\nby area (self time)')
   let small = 0
   for (const [a, h] of [...byArea].filter(([a]) => a !== 'idle').sort((x, y) => y[1] - x[1])) {
@@ -132,15 +136,22 @@ function summarize(file, top, window) {
     if (own && !stack.has(key)) incl.set(key, (incl.get(key) ?? 0) + inclusive(node))
     const next = own ? new Set(stack).add(key) : stack
     for (const c of node.children ?? []) {
-      if (!seen.has(c)) { seen.add(c); walk(byId.get(c), next) }
+      if (!seen.has(c)) {
+        seen.add(c)
+        walk(byId.get(c), next)
+      }
     }
   }
   walk(prof.nodes[0], new Set())
-  console.log('\nthe contender\'s own functions (inclusive time: self + what they call)')
+  console.log("\nthe contender's own functions (inclusive time: self + what they call)")
   for (const [k, h] of [...incl].sort((x, y) => y[1] - x[1]).slice(0, 15)) console.log(`  ${pct(h)}  ${k}`)
 
   console.log(`\ntop ${top} functions (self time)`)
-  for (const [k, h] of [...byFn].filter(([k]) => !k.startsWith('(idle)')).sort((x, y) => y[1] - x[1]).slice(0, top)) console.log(`  ${pct(h)}  ${k}`)
+  for (const [k, h] of [...byFn]
+    .filter(([k]) => !k.startsWith('(idle)'))
+    .sort((x, y) => y[1] - x[1])
+    .slice(0, top))
+    console.log(`  ${pct(h)}  ${k}`)
 }
 
 async function main() {
@@ -150,18 +161,42 @@ async function main() {
   const pin = canPin && os.availableParallelism() >= 2
   const upstream = launch('upstream', process.execPath, [join(ROOT, 'bench', 'upstream.js')], { core: 0, pin })
   const port = (await waitForLine(upstream, /listening (\d+)/))[1]
-  const ctx = { tmp, pin, serveDirect: values['serve-direct'], proxyCore: 1, upstream, upstreamUrl: `http://127.0.0.1:${port}`, nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] }
+  const ctx = {
+    tmp,
+    pin,
+    serveDirect: values['serve-direct'],
+    proxyCore: 1,
+    upstream,
+    upstreamUrl: `http://127.0.0.1:${port}`,
+    nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${profDir}`],
+  }
   const id = values.contender ?? (values.live ? 'switchyard' : 'switchyard-full')
   const contender = CONTENDERS.find((c) => c.id === id)
-  if (contender === undefined || ['direct', 'nginx'].includes(id)) throw new Error(`--contender is a Node contender: switchyard, switchyard-full, bare-undici, http-proxy, fastify-proxy`)
+  if (contender === undefined || ['direct', 'nginx'].includes(id))
+    throw new Error(`--contender is a Node contender: switchyard, switchyard-full, bare-undici, http-proxy, fastify-proxy`)
   const sy = await contender.start(ctx)
-  console.log(`profiling ${contender.label} (pid ${sy.proc.pid}) under ${values.connections} connections, ${values.scenario}, ${values.duration}s`)
-  const load = launch('load', process.execPath, [
-    join(ROOT, 'node_modules', 'autocannon', 'autocannon.js'), '-j', '-c', values.connections, '-d', values.duration,
-    '-m', scenario.method, '-H', `x-user-id=${BENCH_USER}`,
-    ...(scenario.body ? ['-H', 'content-type=application/octet-stream', '-b', Buffer.from(scenario.body, 'base64').toString()] : []),
-    `${sy.url}${scenario.path}`,
-  ], { core: 0, pin })
+  console.log(
+    `profiling ${contender.label} (pid ${sy.proc.pid}) under ${values.connections} connections, ${values.scenario}, ${values.duration}s`,
+  )
+  const load = launch(
+    'load',
+    process.execPath,
+    [
+      join(ROOT, 'node_modules', 'autocannon', 'autocannon.js'),
+      '-j',
+      '-c',
+      values.connections,
+      '-d',
+      values.duration,
+      '-m',
+      scenario.method,
+      '-H',
+      `x-user-id=${BENCH_USER}`,
+      ...(scenario.body ? ['-H', 'content-type=application/octet-stream', '-b', Buffer.from(scenario.body, 'base64').toString()] : []),
+      `${sy.url}${scenario.path}`,
+    ],
+    { core: 0, pin },
+  )
   // Only samples taken while the load runs count, after a warm-up second or two.
   const nowUs = () => Number(process.hrtime.bigint() / 1000n)
   const fromUs = nowUs() + Math.min(2, Number(values.duration) / 4) * 1e6
@@ -171,7 +206,9 @@ async function main() {
   const cpu = cpuSeconds(sy.proc.pid) - cpu0
   try {
     const r = JSON.parse(load.out)
-    console.log(`load: ${Math.round(r.requests.total / r.duration)} req/s, p99 ${r.latency.p99} ms, errors ${r.errors}, non-2xx ${r.non2xx}, CPU ${((cpu * 1e6) / r.requests.total).toFixed(1)} µs/request (whole run, warm-up included)`)
+    console.log(
+      `load: ${Math.round(r.requests.total / r.duration)} req/s, p99 ${r.latency.p99} ms, errors ${r.errors}, non-2xx ${r.non2xx}, CPU ${((cpu * 1e6) / r.requests.total).toFixed(1)} µs/request (whole run, warm-up included)`,
+    )
   } catch {
     console.log(`load: ${load.err.slice(-300)}`)
   }

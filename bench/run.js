@@ -25,7 +25,9 @@ const PROXY_CORE = 1
 
 function printHeader(o, m, pinNote) {
   console.log(`switchyard bench · ${m.cpus} × ${m.model} · Node ${m.node} · load avg ${m.loadavgAtStart.join(' ')}`)
-  console.log(`tool: ${o.tool} · ${o.connections} connections · ${o.duration}s × ${o.rounds} round(s) · scenarios: ${o.scenarios.map((s) => s.id).join(', ')}`)
+  console.log(
+    `tool: ${o.tool} · ${o.connections} connections · ${o.duration}s × ${o.rounds} round(s) · scenarios: ${o.scenarios.map((s) => s.id).join(', ')}`,
+  )
   console.log(pinNote)
   if (m.loadavgAtStart[0] > 0.5) console.log(`note: the machine is busy (load ${m.loadavgAtStart[0]}): numbers will be noisy`)
 }
@@ -35,19 +37,24 @@ function printHeader(o, m, pinNote) {
  * fails becomes an error row, not a crash.
  */
 async function startContenders(o, ctx, started) {
-  const entries = await Promise.all(o.contenders.map(async (c) => {
-    const e = { id: c.id, label: c.label, about: c.about, isSwitchyard: c.isSwitchyard === true, error: null, skipped: false }
-    try {
-      Object.assign(e, await c.start(ctx))
-    } catch (err) {
-      e.error = err.message
-      e.skipped = err.skip === true
-    }
-    return e
-  }))
+  const entries = await Promise.all(
+    o.contenders.map(async (c) => {
+      const e = { id: c.id, label: c.label, about: c.about, isSwitchyard: c.isSwitchyard === true, error: null, skipped: false }
+      try {
+        Object.assign(e, await c.start(ctx))
+      } catch (err) {
+        e.error = err.message
+        e.skipped = err.skip === true
+      }
+      return e
+    }),
+  )
   console.log(`  contenders started in ${((Date.now() - started) / 1000).toFixed(1)}s`)
   for (const e of entries) {
-    if (e.error === null) console.log(`  ready   ${e.label.padEnd(30)} ${e.url}  pid ${e.proc.pid}${e.info?.color ? `  (bench requests → ${e.info.color})` : ''}`)
+    if (e.error === null)
+      console.log(
+        `  ready   ${e.label.padEnd(30)} ${e.url}  pid ${e.proc.pid}${e.info?.color ? `  (bench requests → ${e.info.color})` : ''}`,
+      )
     else console.log(`  ${e.skipped ? 'skipped' : 'ERROR  '} ${e.label.padEnd(30)} ${e.error}`)
   }
   return entries
@@ -105,7 +112,9 @@ async function scrapeMetrics(full) {
     const text = await res.text()
     const reqLines = text.split('\n').filter((l) => l.startsWith('switchyard_requests_total'))
     const total = reqLines.reduce((a, l) => a + Number(l.split(' ').pop()), 0)
-    console.log(`\nmetrics: GET /metrics → ${res.status}, ${text.length} bytes, switchyard_requests_total = ${fmt(total)} over ${reqLines.length} series`)
+    console.log(
+      `\nmetrics: GET /metrics → ${res.status}, ${text.length} bytes, switchyard_requests_total = ${fmt(total)} over ${reqLines.length} series`,
+    )
     return { status: res.status, bytes: text.length, series: reqLines.length, requestsTotal: total }
   } catch (err) {
     console.log(`\nmetrics: scrape failed: ${err.message}`)
@@ -121,7 +130,12 @@ async function halfLoad(o, entries, measureSafely, ref) {
   const half = { scenario: first.id, rate, tool: 'autocannon', results: {} }
   for (const e of entries) {
     if (!['direct', 'switchyard', 'switchyard-full', 'bare-undici', 'nginx'].includes(e.id)) continue
-    const r = await measureSafely(e, first, { connections: o.connections, duration: Math.max(2, o.duration), overallRate: rate }, 'autocannon')
+    const r = await measureSafely(
+      e,
+      first,
+      { connections: o.connections, duration: Math.max(2, o.duration), overallRate: rate },
+      'autocannon',
+    )
     if (r !== null) half.results[e.id] = r
   }
   return half
@@ -137,11 +151,24 @@ async function memoryRun(o, entries, measureSafely) {
     // VmHWM covers the whole life, start-up spike included (module loading,
     // wasm compiling); sampling VmRSS shows the peak under this load alone.
     let sampled = before.rssMiB ?? 0
-    const timer = setInterval(() => { sampled = Math.max(sampled, memoryOf(e.proc.pid).rssMiB ?? 0) }, 100)
-    const r = await measureSafely(e, o.scenarios.find((s) => s.id === 'small') ?? SCENARIOS[0], { connections: o.memoryConnections, duration: 4 }, 'autocannon')
+    const timer = setInterval(() => {
+      sampled = Math.max(sampled, memoryOf(e.proc.pid).rssMiB ?? 0)
+    }, 100)
+    const r = await measureSafely(
+      e,
+      o.scenarios.find((s) => s.id === 'small') ?? SCENARIOS[0],
+      { connections: o.memoryConnections, duration: 4 },
+      'autocannon',
+    )
     clearInterval(timer)
     const after = memoryOf(e.proc.pid)
-    memory.results[e.id] = { beforeRssMiB: before.rssMiB, peakRssMiB: after.hwmMiB, sampledPeakRssMiB: Math.max(sampled, after.rssMiB ?? 0), afterRssMiB: after.rssMiB, run: r }
+    memory.results[e.id] = {
+      beforeRssMiB: before.rssMiB,
+      peakRssMiB: after.hwmMiB,
+      sampledPeakRssMiB: Math.max(sampled, after.rssMiB ?? 0),
+      afterRssMiB: after.rssMiB,
+      run: r,
+    }
   }
   return memory
 }

@@ -24,7 +24,9 @@ const OK_HEADERS = textHeaders(OK.length)
 
 function onUpload(req, res) {
   let n = 0
-  req.on('data', (c) => { n += c.length })
+  req.on('data', (c) => {
+    n += c.length
+  })
   req.on('end', () => {
     const body = String(n)
     res.writeHead(200, textHeaders(body.length))

@@ -59,7 +59,10 @@ async function startRouter(workers) {
   }
   const file = join(dir, 'config.json')
   writeFileSync(file, JSON.stringify(config))
-  const proc = launch(`switchyard workers=${workers}`, process.execPath, [join(ROOT, 'bin', 'switchyard.js'), 'serve', '--config', file], { pin: false, cwd: dir })
+  const proc = launch(`switchyard workers=${workers}`, process.execPath, [join(ROOT, 'bin', 'switchyard.js'), 'serve', '--config', file], {
+    pin: false,
+    cwd: dir,
+  })
   const url = `http://127.0.0.1:${port}`
   await waitForHttp(`${url}/small`, { proc, timeoutMs: 60_000 })
   return { workers, proc, url }
@@ -126,13 +129,20 @@ const out = {
   load: os.loadavg()[0],
   workers: N,
   rps: { one: one.rps, many: many.rps, ratio: many.rps / one.rps, rounds: { one: one.rounds, many: many.rounds } },
-  cpuUsPerRequest: { one: one.cpuUs, many: many.cpuUs, ratio: one.cpuUs && many.cpuUs ? many.cpuUs / one.cpuUs : null, primary: many.primaryUs },
+  cpuUsPerRequest: {
+    one: one.cpuUs,
+    many: many.cpuUs,
+    ratio: one.cpuUs && many.cpuUs ? many.cpuUs / one.cpuUs : null,
+    primary: many.primaryUs,
+  },
   goal: { cpuRatio: 1.1 },
 }
 if (values.json) {
   console.log(JSON.stringify(out, null, 2))
 } else {
-  console.log(`switchyard workers · ${out.cpus} cores · Node ${out.node} · load avg ${out.load.toFixed(1)} · ${ROUNDS} × ${DURATION}s per side, ${CONNECTIONS} connections, nothing pinned\n`)
+  console.log(
+    `switchyard workers · ${out.cpus} cores · Node ${out.node} · load avg ${out.load.toFixed(1)} · ${ROUNDS} × ${DURATION}s per side, ${CONNECTIONS} connections, nothing pinned\n`,
+  )
   console.log(
     table(
       ['workers', 'req/s (median)', 'CPU µs/req (primary + workers)', 'of which primary', 'rounds'],

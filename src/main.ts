@@ -83,13 +83,7 @@ function urlOf(host: string, port: number): string {
  * down at start is retried for a while: an instance cannot route before it
  * knows the state.
  */
-async function loadState(
-  store: StateStore,
-  app: AppConfig,
-  clock: () => number,
-  logger: Logger,
-  cache: StateCache | null,
-): Promise<State> {
+async function loadState(store: StateStore, app: AppConfig, clock: () => number, logger: Logger, cache: StateCache | null): Promise<State> {
   // With a local copy of the state, a Redis outage costs the start a few
   // seconds, not the start itself.
   const waitMs = store.kind !== 'redis' ? 0 : cache !== null ? 3_000 : 30_000
@@ -161,7 +155,10 @@ export async function startRouter(config: Config, deps: RouterDeps = {}): Promis
       opener,
       clock,
       // Workers do not mirror yet: refuse a mirror percent rather than silently copy nothing.
-      mirrorUnavailable: workerCount(config) > 1 ? 'mirroring is not available with workers > 1 (a known limit); run with workers: 1 to dark-launch' : undefined,
+      mirrorUnavailable:
+        workerCount(config) > 1
+          ? 'mirroring is not available with workers > 1 (a known limit); run with workers: 1 to dark-launch'
+          : undefined,
       logger: logger.child({ component: 'watch' }),
       registry: () => registry as InstanceRegistry,
       metrics,
@@ -172,7 +169,9 @@ export async function startRouter(config: Config, deps: RouterDeps = {}): Promis
         // With a local copy of each app's state, a Redis outage costs the start a few seconds, not the start.
         let cache: StateCache | null = null
         if (s.type === 'redis' && s.cachePath !== undefined) {
-          cache = caches.get(app.name) ?? new StateCache(appFilePath(s.cachePath, app.name), logger.child({ component: 'state-cache', app: app.name }))
+          cache =
+            caches.get(app.name) ??
+            new StateCache(appFilePath(s.cachePath, app.name), logger.child({ component: 'state-cache', app: app.name }))
           caches.set(app.name, cache)
         }
         const state = await loadState(store, app, clock, logger, cache)
@@ -222,7 +221,14 @@ export async function startRouter(config: Config, deps: RouterDeps = {}): Promis
     // workers > 1: this process keeps the control plane, worker processes route (src/cluster).
     const workers = workerCount(config)
     if (workers > 1) {
-      const plane = new WorkerPlane({ count: workers, config, apps: () => apps.list(), metrics, logger: logger.child({ component: 'cluster' }), onApplied: touch })
+      const plane = new WorkerPlane({
+        count: workers,
+        config,
+        apps: () => apps.list(),
+        metrics,
+        logger: logger.child({ component: 'cluster' }),
+        onApplied: touch,
+      })
       registry = plane.registry(reg)
       dataPlane = workerPlane = plane
     } else {
@@ -242,7 +248,8 @@ export async function startRouter(config: Config, deps: RouterDeps = {}): Promis
     /** Re-reads the file and applies it; one reload at a time. */
     const reload = (): Promise<ReloadResult> => {
       const run = async (): Promise<ReloadResult> => {
-        if (deps.configPath === undefined) throw new SwitchyardError('CONFIG_INVALID', 'this router was not started from a config file; nothing to reload')
+        if (deps.configPath === undefined)
+          throw new SwitchyardError('CONFIG_INVALID', 'this router was not started from a config file; nothing to reload')
         const next = loadConfig(deps.configPath, deps.env ?? process.env)
         const diff = diffConfigs(current, next)
         // Build what is new first: if an app's store cannot be opened, nothing changes.
@@ -284,7 +291,11 @@ export async function startRouter(config: Config, deps: RouterDeps = {}): Promis
       return p
     }
 
-    const hub = new EventHub({ apps: () => apps.list(), tallies: (name) => metrics.app(name).snapshot(), logger: logger.child({ component: 'events' }) })
+    const hub = new EventHub({
+      apps: () => apps.list(),
+      tallies: (name) => metrics.app(name).snapshot(),
+      logger: logger.child({ component: 'events' }),
+    })
     events = hub
     cleanups.push(() => hub.close())
     const plugins: AdminPlugin[] = [
@@ -309,7 +320,17 @@ export async function startRouter(config: Config, deps: RouterDeps = {}): Promis
     for (const a of apps.list()) a.start()
     const summary = apps.list().map((a) => ({ app: a.name, live: a.runtime.state.live, version: a.runtime.state.version }))
     logger.info(
-      { proxy: proxyUrl, preview: previewUrl, admin: adminUrl, apps: summary, live: summary[0]?.live, version: summary[0]?.version, instance: instanceId, store: config.store.type, workers },
+      {
+        proxy: proxyUrl,
+        preview: previewUrl,
+        admin: adminUrl,
+        apps: summary,
+        live: summary[0]?.live,
+        version: summary[0]?.version,
+        instance: instanceId,
+        store: config.store.type,
+        workers,
+      },
       'switchyard started',
     )
 

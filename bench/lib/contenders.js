@@ -17,7 +17,10 @@ export const COHORT_USERS = 10_000
 export const BENCH_USER = 'visitor-4242'
 
 async function startScript(name, script, args, ctx) {
-  const proc = launch(name, process.execPath, [...(ctx.nodeFlags ?? []), join(BENCH, script), ...args], { core: ctx.proxyCore, pin: ctx.pin })
+  const proc = launch(name, process.execPath, [...(ctx.nodeFlags ?? []), join(BENCH, script), ...args], {
+    core: ctx.proxyCore,
+    pin: ctx.pin,
+  })
   const m = await waitForLine(proc, /listening (\d+)/)
   const url = `http://127.0.0.1:${m[1]}`
   await waitForHttp(`${url}/small`, { proc })

@@ -30,7 +30,14 @@ export function measurer({ tool, tmp, load, loadCore, pin }) {
   async function measure(e, scenario, runOpts, using = tool) {
     if (using === 'wrk') {
       scenario.wrkScript ??= wrkScript(tmp, { ...scenario, headers: requestsOf(scenario) })
-      return runWrk({ url: e.url, connections: runOpts.connections, duration: runOpts.duration, script: scenario.wrkScript, core: loadCore, pin })
+      return runWrk({
+        url: e.url,
+        connections: runOpts.connections,
+        duration: runOpts.duration,
+        script: scenario.wrkScript,
+        core: loadCore,
+        pin,
+      })
     }
     return load.run(cannonOpts(e.url, scenario, runOpts))
   }

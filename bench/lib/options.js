@@ -65,11 +65,14 @@ export function options() {
     serveDirect: values['serve-direct'],
   }
   const scen = values.scenario ?? (quick ? 'small' : 'all')
-  o.scenarios = scen === 'all' ? SCENARIOS : scen.split(',').map((id) => {
-    const s = SCENARIOS.find((x) => x.id === id)
-    if (s === undefined) fail(`unknown scenario "${id}" (small, 16k, post64k, all)`)
-    return s
-  })
+  o.scenarios =
+    scen === 'all'
+      ? SCENARIOS
+      : scen.split(',').map((id) => {
+          const s = SCENARIOS.find((x) => x.id === id)
+          if (s === undefined) fail(`unknown scenario "${id}" (small, 16k, post64k, all)`)
+          return s
+        })
   const only = values.only?.split(',')
   for (const id of only ?? []) if (!CONTENDERS.some((c) => c.id === id)) fail(`unknown contender "${id}"`)
   o.contenders = CONTENDERS.filter((c) => only === undefined || only.includes(c.id))

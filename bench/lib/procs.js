@@ -40,8 +40,12 @@ export function launch(name, cmd, args, { core = null, pin = canPin, env, cwd, i
   const proc = { name, child, pid: child.pid, out: '', err: '', exited: null }
   child.stdout.setEncoding('utf8')
   child.stderr.setEncoding('utf8')
-  child.stdout.on('data', (d) => { proc.out = (proc.out + d).slice(-8192) })
-  child.stderr.on('data', (d) => { proc.err = (proc.err + d).slice(-8192) })
+  child.stdout.on('data', (d) => {
+    proc.out = (proc.out + d).slice(-8192)
+  })
+  child.stderr.on('data', (d) => {
+    proc.err = (proc.err + d).slice(-8192)
+  })
   proc.closedPromise = new Promise((resolve) => child.on('close', resolve))
   proc.exitedPromise = new Promise((resolve) => {
     child.on('exit', (code, signal) => {
@@ -64,10 +68,19 @@ export function waitForLine(proc, re, timeoutMs = 15_000) {
   return new Promise((resolve, reject) => {
     const check = () => {
       const m = re.exec(proc.out)
-      if (m !== null) { done(); resolve(m) }
+      if (m !== null) {
+        done()
+        resolve(m)
+      }
     }
-    const onExit = () => { done(); reject(new Error(`${proc.name} exited (${JSON.stringify(proc.exited)}): ${tail(proc)}`)) }
-    const timer = setTimeout(() => { done(); reject(new Error(`${proc.name} not ready after ${timeoutMs} ms: ${tail(proc)}`)) }, timeoutMs)
+    const onExit = () => {
+      done()
+      reject(new Error(`${proc.name} exited (${JSON.stringify(proc.exited)}): ${tail(proc)}`))
+    }
+    const timer = setTimeout(() => {
+      done()
+      reject(new Error(`${proc.name} not ready after ${timeoutMs} ms: ${tail(proc)}`))
+    }, timeoutMs)
     const done = () => {
       clearTimeout(timer)
       proc.child.stdout.off('data', check)
@@ -103,7 +116,10 @@ export async function waitForHttp(url, { status = 200, timeoutMs = 15_000, proc 
 
 /** The last lines a child wrote, for error messages. */
 export function tail(proc, n = 6) {
-  const lines = (proc.err + '\n' + proc.out).trim().split('\n').filter((l) => l.trim() !== '')
+  const lines = (proc.err + '\n' + proc.out)
+    .trim()
+    .split('\n')
+    .filter((l) => l.trim() !== '')
   // The first line naming an error says more than the end of a stack trace.
   const first = lines.find((l) => /error|cannot|failed/i.test(l) && !/^\s+at /.test(l))
   const last = lines.slice(-n).filter((l) => l !== first && !/^\s+at /.test(l))
@@ -113,8 +129,14 @@ export function tail(proc, n = 6) {
 /** Stops one child: SIGTERM, then SIGKILL after `graceMs`. */
 export async function stop(proc, graceMs = 3000) {
   if (proc.exited !== null) return proc.exited
-  try { proc.child.kill('SIGTERM') } catch {}
-  const t = setTimeout(() => { try { proc.child.kill('SIGKILL') } catch {} }, graceMs)
+  try {
+    proc.child.kill('SIGTERM')
+  } catch {}
+  const t = setTimeout(() => {
+    try {
+      proc.child.kill('SIGKILL')
+    } catch {}
+  }, graceMs)
   const r = await proc.exitedPromise
   clearTimeout(t)
   return r
@@ -128,7 +150,9 @@ export async function stopAll() {
 /** Last resort on process exit: synchronous SIGKILL of whatever is left. */
 function killAllNow() {
   for (const p of children) {
-    try { p.child.kill('SIGKILL') } catch {}
+    try {
+      p.child.kill('SIGKILL')
+    } catch {}
   }
 }
 

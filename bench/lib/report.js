@@ -34,7 +34,16 @@ function scenarioRows(entries, summary) {
     const x = summary[e.id]
     if (x === undefined) return [e.label, '–', '–', '–', '–', '–', e.skipped ? 'skipped' : `ERROR ${e.error ?? ''}`.slice(0, 60), '–']
     const spread = x.requestsPerSec > 0 ? ((x.maxRequestsPerSec - x.minRequestsPerSec) / x.requestsPerSec) * 100 : 0
-    return [e.label, fmt(x.requestsPerSec), fmt(x.p50Ms, 2), fmt(x.p99Ms, 2), fmt(x.errors), fmt(x.non2xx), `±${fmt(spread / 2, 0)}%`, fmt(x.cpuUsPerRequest, 1)]
+    return [
+      e.label,
+      fmt(x.requestsPerSec),
+      fmt(x.p50Ms, 2),
+      fmt(x.p99Ms, 2),
+      fmt(x.errors),
+      fmt(x.non2xx),
+      `±${fmt(spread / 2, 0)}%`,
+      fmt(x.cpuUsPerRequest, 1),
+    ]
   })
 }
 
@@ -76,7 +85,11 @@ function switchyardRatioRows(o, results, byCpu) {
 /** The peers among themselves, to compare with the issue's first measurement. */
 function peerRatioRows(o, results) {
   const rows = []
-  for (const [a, b] of [['bare-undici', 'http-proxy'], ['bare-undici', 'fastify-proxy'], ['nginx', 'bare-undici']]) {
+  for (const [a, b] of [
+    ['bare-undici', 'http-proxy'],
+    ['bare-undici', 'fastify-proxy'],
+    ['nginx', 'bare-undici'],
+  ]) {
     const row = [`${a} / ${b}`]
     for (const scenario of o.scenarios) {
       const s = results.scenarios[scenario.id].summary
@@ -109,8 +122,14 @@ function halfLoadSection(report, entries, h) {
   const rows = Object.entries(h.results).map(([id, r]) => {
     const added = d !== undefined && id !== 'direct' ? r.latencyMs.p99 - d.p99 : null
     const label = entries.find((e) => e.id === id).label
-    return [label, fmt(r.requestsPerSec), fmt(r.latencyMs.p50, 2), fmt(r.latencyMs.p99, 2), added === null ? '–' : fmt(added, 2),
-      id.startsWith('switchyard') && added !== null ? goalMark(added <= 1) : '']
+    return [
+      label,
+      fmt(r.requestsPerSec),
+      fmt(r.latencyMs.p50, 2),
+      fmt(r.latencyMs.p99, 2),
+      added === null ? '–' : fmt(added, 2),
+      id.startsWith('switchyard') && added !== null ? goalMark(added <= 1) : '',
+    ]
   })
   for (const [id, r] of Object.entries(h.results)) r.p99AddedMs = d !== undefined && id !== 'direct' ? r.latencyMs.p99 - d.p99 : null
   report.section(
@@ -124,8 +143,13 @@ function halfLoadSection(report, entries, h) {
 function memorySection(report, entries, memory) {
   const header = ['process', 'RSS before MiB', 'peak RSS under load MiB', 'VmHWM (life) MiB', 'req/s', 'errors', 'goal ≤ 143 MiB (150 MB)']
   const rows = Object.entries(memory.results).map(([id, x]) => [
-    entries.find((e) => e.id === id).label, fmt(x.beforeRssMiB, 1), fmt(x.sampledPeakRssMiB, 1), fmt(x.peakRssMiB, 1), fmt(x.run?.requestsPerSec),
-    fmt((x.run?.errors ?? 0) + (x.run?.timeouts ?? 0)), id.startsWith('switchyard') ? goalMark(x.peakRssMiB !== null && x.peakRssMiB <= 143) : '',
+    entries.find((e) => e.id === id).label,
+    fmt(x.beforeRssMiB, 1),
+    fmt(x.sampledPeakRssMiB, 1),
+    fmt(x.peakRssMiB, 1),
+    fmt(x.run?.requestsPerSec),
+    fmt((x.run?.errors ?? 0) + (x.run?.timeouts ?? 0)),
+    id.startsWith('switchyard') ? goalMark(x.peakRssMiB !== null && x.peakRssMiB <= 143) : '',
   ])
   report.section(
     `\nmemory at ${memory.connections} keep-alive connections (autocannon, 4 s)`,
@@ -163,7 +187,16 @@ export function saveResults({ started, finished, machine, o, pinNote, entries, r
     machine: { ...machine, loadavgAtEnd: os.loadavg().map((x) => +x.toFixed(2)) },
     options: { ...o, scenarios: o.scenarios.map((s) => s.id), contenders: o.contenders.map((c) => c.id) },
     pinning: pinNote,
-    contenders: entries.map((e) => ({ id: e.id, label: e.label, about: e.about, url: e.url, pid: e.proc?.pid, info: e.info, error: e.error, skipped: e.skipped })),
+    contenders: entries.map((e) => ({
+      id: e.id,
+      label: e.label,
+      about: e.about,
+      url: e.url,
+      pid: e.proc?.pid,
+      info: e.info,
+      error: e.error,
+      skipped: e.skipped,
+    })),
     ...results,
   }
   const dir = join(ROOT, 'bench', 'results')

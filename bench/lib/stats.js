@@ -21,8 +21,7 @@ export function fmt(v, decimals = 0) {
 export function table(header, rows) {
   const widths = header.map((h, i) => Math.max(String(h).length, ...rows.map((r) => String(r[i]).length)))
   const isNum = header.map((_, i) => rows.every((r) => /^[-+–\d.,×%]*( ?(ms|MiB|x))?$/.test(String(r[i]))))
-  const line = (cells) =>
-    cells.map((c, i) => (isNum[i] && i > 0 ? String(c).padStart(widths[i]) : String(c).padEnd(widths[i]))).join('  ')
+  const line = (cells) => cells.map((c, i) => (isNum[i] && i > 0 ? String(c).padStart(widths[i]) : String(c).padEnd(widths[i]))).join('  ')
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n')
 }
 

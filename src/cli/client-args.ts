@@ -96,7 +96,13 @@ export function allowOnly(p: ParsedArgs, what: string, allowed: readonly OptionN
 /** Throws UsageError unless exactly `n` positional arguments follow the command. */
 export function expectArgs(p: ParsedArgs, what: string, names: string[], optional = 0): string[] {
   const min = names.length - optional
-  if (p.args.length < min) throw new UsageError(`${what} needs ${names.slice(p.args.length, min).map((n) => `<${n}>`).join(' ')}`)
+  if (p.args.length < min)
+    throw new UsageError(
+      `${what} needs ${names
+        .slice(p.args.length, min)
+        .map((n) => `<${n}>`)
+        .join(' ')}`,
+    )
   if (p.args.length > names.length) throw new UsageError(`${what}: unexpected argument "${p.args[names.length]}"`)
   return p.args
 }
@@ -142,7 +148,8 @@ export const APP_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/
 
 /** `--app`/SWITCHYARD_APP: an app name, or a UsageError naming the rule. */
 export function parseApp(s: string, what: string): string {
-  if (!APP_NAME.test(s)) throw new UsageError(`${what} must be an app name (a-z, 0-9 and -, starting with a letter or digit, at most 63), got "${s}"`)
+  if (!APP_NAME.test(s))
+    throw new UsageError(`${what} must be an app name (a-z, 0-9 and -, starting with a letter or digit, at most 63), got "${s}"`)
   return s
 }
 

@@ -30,7 +30,16 @@ export function table(head: string[], rawRows: string[][]): string {
   const rows = rawRows.map((r) => r.map(printable))
   const all = [head, ...rows]
   const widths = head.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)))
-  return all.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd()).join('\n') + '\n'
+  return (
+    all
+      .map((r) =>
+        r
+          .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i])))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  )
 }
 
 function rolloutLine(s: State): string | null {
@@ -97,8 +106,18 @@ function describeWrite(command: string, r: WriteResult): string {
 function matchSummary(c: Cohort): string {
   const m = c.match
   const parts: string[] = []
-  if (m.headers) parts.push(`headers ${Object.entries(m.headers).map(([k, v]) => `${k}=${v}`).join(',')}`)
-  if (m.cookies) parts.push(`cookies ${Object.entries(m.cookies).map(([k, v]) => `${k}=${v}`).join(',')}`)
+  if (m.headers)
+    parts.push(
+      `headers ${Object.entries(m.headers)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(',')}`,
+    )
+  if (m.cookies)
+    parts.push(
+      `cookies ${Object.entries(m.cookies)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(',')}`,
+    )
   if (m.users) parts.push(`users ${m.users.length}`)
   if (m.percent !== undefined) parts.push(`percent ${m.percent}%`)
   return parts.length === 0 ? 'everyone' : parts.join('; ')
@@ -107,7 +126,10 @@ function matchSummary(c: Cohort): string {
 /** `cohort ls`: in the order they are tried. */
 export function formatCohorts(cohorts: Cohort[]): string {
   if (cohorts.length === 0) return 'no cohorts\n'
-  return table(['NAME', 'COLOR', 'MATCH'], cohorts.map((c) => [c.name, c.color, matchSummary(c)]))
+  return table(
+    ['NAME', 'COLOR', 'MATCH'],
+    cohorts.map((c) => [c.name, c.color, matchSummary(c)]),
+  )
 }
 
 const cell = (v: unknown) => (v === null || v === undefined ? '-' : typeof v === 'string' ? v : JSON.stringify(v))
@@ -134,7 +156,13 @@ export function formatCheck(c: SmokeCheckResult): string {
 }
 
 /** `explain`: the color, then why. */
-export function formatExplain(x: { color: string; rule: string; cohort: string | null; key: string | null; bucket: number | null }): string {
+export function formatExplain(x: {
+  color: string
+  rule: string
+  cohort: string | null
+  key: string | null
+  bucket: number | null
+}): string {
   const why = x.rule === 'cohort' ? `cohort ${x.cohort ?? ''}` : x.rule
   return `${x.color}  rule: ${printable(why)}  key: ${printable(x.key ?? '-')}  bucket: ${x.bucket ?? '-'}\n`
 }
@@ -179,7 +207,9 @@ export interface RolloutView {
 export function formatRollout(v: RolloutView): string {
   const r = v.rollout
   if (r === null) return 'no rollout in progress\n'
-  const plan = r.steps.map((s, i) => `${i === r.stepIndex ? '[' : ''}${s.percent}%/${s.holdSeconds}s${i === r.stepIndex ? ']' : ''}`).join(' → ')
+  const plan = r.steps
+    .map((s, i) => `${i === r.stepIndex ? '[' : ''}${s.percent}%/${s.holdSeconds}s${i === r.stepIndex ? ']' : ''}`)
+    .join(' → ')
   let out = `rollout ${r.status} of ${r.color}: ${plan}${r.autoPromote ? ' → promote' : ''}\n`
   const p = v.progress
   if (p !== null) {
@@ -197,14 +227,17 @@ export interface HealthView {
   windowSeconds: number
   maxErrorRate: number
   minRequests: number
-  colors: Record<string, {
-    role: string
-    targets: { url: string; up: boolean }[]
-    requests: number
-    errors: number
-    errorRate: number
-    watch: string | null
-  }>
+  colors: Record<
+    string,
+    {
+      role: string
+      targets: { url: string; up: boolean }[]
+      requests: number
+      errors: number
+      errorRate: number
+      watch: string | null
+    }
+  >
 }
 
 /** `health`: one line of settings, then a row per color. */
@@ -325,7 +358,8 @@ export function formatShadow(v: ShadowView): string {
         : `gate: ok (${pct(v.mismatchRate)} <= ${pct(v.maxMismatchRate)})\n`
   if (v.routes.length > 0) {
     out += 'by route:\n'
-    for (const r of v.routes.slice(0, 20)) out += `  ${printable(r.route).padEnd(40)} ${String(r.mismatches).padStart(6)} / ${String(r.samples).padEnd(6)} ${pct(r.mismatchRate)}\n`
+    for (const r of v.routes.slice(0, 20))
+      out += `  ${printable(r.route).padEnd(40)} ${String(r.mismatches).padStart(6)} / ${String(r.samples).padEnd(6)} ${pct(r.mismatchRate)}\n`
     if (v.routes.length > 20) out += `  … ${v.routes.length - 20} more (--json shows all)\n`
   }
   if (v.recent.length > 0) {
@@ -341,7 +375,7 @@ export function formatShadow(v: ShadowView): string {
 /** The shadow gate's figures of a SHADOW_MISMATCH refusal. */
 export function formatGate(d: Record<string, unknown> | undefined): string {
   if (d === undefined) return ''
-  const n = (k: string) => (typeof d[k] === 'number' ? (d[k]) : NaN)
+  const n = (k: string) => (typeof d[k] === 'number' ? d[k] : NaN)
   return (
     `  ${n('mismatches')} of ${n('samples')} compared answers differ: ${pct(n('mismatchRate'))} > ${pct(n('maxMismatchRate'))} (at least ${n('minSamples')} samples)\n` +
     `"switchyard shadow" shows the differences; --force flips anyway\n`

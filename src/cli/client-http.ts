@@ -33,7 +33,13 @@ export interface Answer {
 }
 
 /** Sends one request; resolves with any HTTP answer, throws UnreachableError on network failure. */
-export async function call(target: AdminTarget, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+export async function call(
+  target: AdminTarget,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<Answer> {
   const h: Record<string, string> = { accept: 'application/json', 'x-switchyard-actor': target.actor, ...headers }
   if (target.token !== undefined && target.token !== '') h.authorization = `Bearer ${target.token}`
   // Every write carries the JSON type, body or not: the admin API refuses writes

@@ -40,7 +40,15 @@ import {
   formatValue,
   formatWrite,
 } from './client-format.js'
-import { DEFAULT_ADMIN_URL, DEFAULT_TIMEOUT_MS, UnreachableError, call, normalizeAdminUrl, type AdminTarget, type Answer } from './client-http.js'
+import {
+  DEFAULT_ADMIN_URL,
+  DEFAULT_TIMEOUT_MS,
+  UnreachableError,
+  call,
+  normalizeAdminUrl,
+  type AdminTarget,
+  type Answer,
+} from './client-http.js'
 import { CLIENT_COMMANDS, CLIENT_SPECS, CLIENT_USAGE, commandHelp, unknownCommand, type ClientCommand } from './commands.js'
 import { bashCompletion, zshCompletion } from './completion.js'
 
@@ -114,7 +122,8 @@ class Output {
 
   /** A failure of the client itself (usage, unreachable, not converged): JSON on stdout with --json, the line on stderr always. */
   fail(code: string, message: string, exit: number, hint = '', details?: Record<string, unknown>): number {
-    if (this.json) this.#io.stdout(`${JSON.stringify({ error: { code, message, ...(details === undefined ? {} : { details }) } }, null, 2)}\n`)
+    if (this.json)
+      this.#io.stdout(`${JSON.stringify({ error: { code, message, ...(details === undefined ? {} : { details }) } }, null, 2)}\n`)
     this.#io.stderr(`${code === 'USAGE' ? 'usage error' : 'error'}: ${message}\n${hint}`)
     return exit
   }
@@ -168,7 +177,8 @@ export async function runClient(argv: string[], io: ClientIo, opts: ClientOption
     if (p.values.wait === true || p.values['wait-timeout'] !== undefined) {
       // allowOnly refused --wait on reads already; this guards a command that forgets it.
       if (plan.write !== true) throw new UsageError(`${spec.name} does not change the state: --wait applies to writes only`)
-      waitMs = (p.values['wait-timeout'] === undefined ? DEFAULT_WAIT_SECONDS : parseSeconds(p.values['wait-timeout'], '--wait-timeout')) * 1000
+      waitMs =
+        (p.values['wait-timeout'] === undefined ? DEFAULT_WAIT_SECONDS : parseSeconds(p.values['wait-timeout'], '--wait-timeout')) * 1000
     }
   } catch (e) {
     if (e instanceof UsageError) return out.fail('USAGE', e.message, EXIT.USAGE, 'run "switchyard --help" for the commands\n')
@@ -241,7 +251,9 @@ async function refused(out: Output, answer: Answer, target: AdminTarget, scope: 
   if (err === undefined || typeof err.code !== 'string') {
     // Not the admin API's JSON: a proxy in between, or not switchyard at all.
     const text = typeof answer.body === 'string' ? answer.body.slice(0, 200) : JSON.stringify(answer.body).slice(0, 200)
-    return out.fail('HTTP_ERROR', `HTTP ${answer.status} from ${target.base}${text ? `: ${printable(text)}` : ''}`, code, '', { status: answer.status })
+    return out.fail('HTTP_ERROR', `HTTP ${answer.status} from ${target.base}${text ? `: ${printable(text)}` : ''}`, code, '', {
+      status: answer.status,
+    })
   }
   if (out.json) out.stdout(`${JSON.stringify(answer.body, null, 2)}\n`)
   let text = describeRefusal(answer.body, target)
@@ -293,9 +305,14 @@ async function waitForInstances(
       if (!a.ok || !Array.isArray(list)) {
         last = `GET /v1/instances answered HTTP ${a.status}`
       } else {
-        lagging = list.map((i) => ({ id: String(i.id), appliedVersion: appliedVersion(i, scope.app) })).filter((i) => i.appliedVersion === null || i.appliedVersion < version)
+        lagging = list
+          .map((i) => ({ id: String(i.id), appliedVersion: appliedVersion(i, scope.app) }))
+          .filter((i) => i.appliedVersion === null || i.appliedVersion < version)
         if (list.length > 0 && lagging.length === 0) return null
-        last = list.length === 0 ? 'no instance is registered' : `behind: ${lagging.map((i) => `${i.id} at ${i.appliedVersion ?? '?'}`).join(', ')}`
+        last =
+          list.length === 0
+            ? 'no instance is registered'
+            : `behind: ${lagging.map((i) => `${i.id} at ${i.appliedVersion ?? '?'}`).join(', ')}`
       }
     } catch (e) {
       last = (e as Error).message
@@ -524,14 +541,22 @@ async function planCohort(p: ParsedArgs, scope: Scope): Promise<Plan> {
       const [name] = expectArgs(rest, 'cohort rm', ['name'])
       // DELETE carries no body; the reason is not recorded for removals.
       if (v.reason !== undefined) throw new UsageError('cohort rm does not take --reason')
-      return { method: 'DELETE', path: at(scope, `cohorts/${encodeURIComponent(name)}`), headers: ifMatch(p), render: asWrite('cohort rm'), write: true }
+      return {
+        method: 'DELETE',
+        path: at(scope, `cohorts/${encodeURIComponent(name)}`),
+        headers: ifMatch(p),
+        render: asWrite('cohort rm'),
+        write: true,
+      }
     }
     case 'ls':
       allowOnly(p, 'cohort ls', [])
       expectArgs(rest, 'cohort ls', [])
       return { method: 'GET', path: at(scope, 'cohorts'), render: (b) => formatCohorts((b as { cohorts: Cohort[] }).cohorts) }
     default:
-      throw new UsageError(sub === undefined ? 'cohort needs set, rm or ls' : `cohort: ${unknownCommand(sub, ['set', 'rm', 'ls'], 'subcommand')}`)
+      throw new UsageError(
+        sub === undefined ? 'cohort needs set, rm or ls' : `cohort: ${unknownCommand(sub, ['set', 'rm', 'ls'], 'subcommand')}`,
+      )
   }
 }
 
@@ -540,13 +565,16 @@ function planRollout(p: ParsedArgs, scope: Scope): Plan {
   const sub = p.args[0]
   const rest = { ...p, args: p.args.slice(1) }
   const writeAnswer = (b: unknown) =>
-    typeof (b as WriteResult)?.state === 'object' && (b as WriteResult).state !== null ? formatWrite('rollout', b as WriteResult) : formatValue(b)
+    typeof (b as WriteResult)?.state === 'object' && (b as WriteResult).state !== null
+      ? formatWrite('rollout', b as WriteResult)
+      : formatValue(b)
   switch (sub) {
     case 'start': {
       allowOnly(p, 'rollout start', ['steps', 'auto-promote', 'no-auto-promote', 'reason', 'wait', 'wait-timeout'])
       expectArgs(rest, 'rollout start', [])
       if (v.steps === undefined) throw new UsageError('rollout start needs --steps percent:holdSeconds,... (like 10:60,50:60,100:60)')
-      if (v['auto-promote'] === true && v['no-auto-promote'] === true) throw new UsageError('give --auto-promote or --no-auto-promote, not both')
+      if (v['auto-promote'] === true && v['no-auto-promote'] === true)
+        throw new UsageError('give --auto-promote or --no-auto-promote, not both')
       const body: Record<string, unknown> = { steps: parseSteps(v.steps), ...reason(p) }
       if (v['auto-promote'] === true) body.autoPromote = true
       if (v['no-auto-promote'] === true) body.autoPromote = false
@@ -578,7 +606,10 @@ function planRollout(p: ParsedArgs, scope: Scope): Plan {
 
 function splitList(s: string | undefined, sep: string): string[] {
   if (s === undefined) return []
-  return s.split(sep).map((x) => x.trim()).filter((x) => x !== '')
+  return s
+    .split(sep)
+    .map((x) => x.trim())
+    .filter((x) => x !== '')
 }
 
 /** User ids from a file, one per line; blank lines and `#` comments are skipped. */
@@ -590,5 +621,8 @@ async function usersFile(path: string | undefined): Promise<string[]> {
   } catch (e) {
     throw new UsageError(`cannot read --users-file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
   }
-  return text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'))
+  return text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'))
 }

@@ -81,7 +81,13 @@ export const CLIENT_SPECS: readonly (CommandSpec & { name: ClientCommand })[] = 
     write: true,
   },
   { name: 'history', usage: ['history [--limit N]'], summary: 'the changes, newest first (N from 1 to 10000)', options: ['--limit'] },
-  { name: 'smoke', usage: ['smoke [blue|green]'], summary: 'run the smoke checks now (default: the idle color)', options: [], words: ['blue', 'green'] },
+  {
+    name: 'smoke',
+    usage: ['smoke [blue|green]'],
+    summary: 'run the smoke checks now (default: the idle color)',
+    options: [],
+    words: ['blue', 'green'],
+  },
   {
     name: 'explain',
     usage: ['explain [--header k=v]... [--cookie k=v]... [--path P]'],
@@ -90,7 +96,10 @@ export const CLIENT_SPECS: readonly (CommandSpec & { name: ClientCommand })[] = 
   },
   {
     name: 'rollout',
-    usage: ['rollout start --steps 10:60,50:60,100:60 [--auto-promote | --no-auto-promote] [--wait]', 'rollout pause|resume|abort|promote|status'],
+    usage: [
+      'rollout start --steps 10:60,50:60,100:60 [--auto-promote | --no-auto-promote] [--wait]',
+      'rollout pause|resume|abort|promote|status',
+    ],
     summary: 'a progressive canary that advances while healthy',
     options: ['--steps', '--auto-promote', '--no-auto-promote', ...WRITE_OPTIONS],
     words: ['start', 'pause', 'resume', 'abort', 'promote', 'status'],

@@ -20,7 +20,9 @@ const VALUES: Record<string, string> = { '--to': 'blue green', '--color': 'blue 
 
 export function bashCompletion(): string {
   const cases = SPECS.map((c) => `    ${c.name}) words="${wordsOf(c)}" ;;`).join('\n')
-  const values = Object.entries(VALUES).map(([o, v]) => `    ${o}) COMPREPLY=($(compgen -W "${v}" -- "$cur")); return ;;`).join('\n')
+  const values = Object.entries(VALUES)
+    .map(([o, v]) => `    ${o}) COMPREPLY=($(compgen -W "${v}" -- "$cur")); return ;;`)
+    .join('\n')
   return `# switchyard bash completion; load it with: eval "$(switchyard completion bash)"
 _switchyard() {
   local cur="\${COMP_WORDS[COMP_CWORD]}" prev="\${COMP_WORDS[COMP_CWORD-1]}" words
@@ -49,7 +51,9 @@ export function zshCompletion(): string {
   const described = SPECS.map((c) => `    ${q(`${c.name}:${c.summary.replace(/:/g, '\\:')}`)}`).join('\n')
   // `words` is zsh's own array of the command line: the choices go in `opts`.
   const cases = SPECS.map((c) => `    ${c.name}) opts=(${wordsOf(c)}) ;;`).join('\n')
-  const values = Object.entries(VALUES).map(([o, v]) => `    ${o}) compadd -- ${v}; return ;;`).join('\n')
+  const values = Object.entries(VALUES)
+    .map(([o, v]) => `    ${o}) compadd -- ${v}; return ;;`)
+    .join('\n')
   return `#compdef switchyard
 # switchyard zsh completion; load it with: eval "$(switchyard completion zsh)"
 _switchyard() {

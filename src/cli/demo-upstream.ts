@@ -13,7 +13,12 @@ export interface DemoUpstream {
   close(): Promise<void>
 }
 
-export async function startDemoUpstream(color: string, version: string, random: () => number = Math.random, app?: string): Promise<DemoUpstream> {
+export async function startDemoUpstream(
+  color: string,
+  version: string,
+  random: () => number = Math.random,
+  app?: string,
+): Promise<DemoUpstream> {
   let errorRate = 0
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://demo')
@@ -39,7 +44,9 @@ export async function startDemoUpstream(color: string, version: string, random: 
     }
     if (url.pathname === '/api/price') {
       // The dark launch walk-through: green (v2) prices differently, so the shadow diff finds it.
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ sku: 'demo-1', price: color === 'green' ? 12 : 10, currency: 'EUR' }) + '\n')
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ sku: 'demo-1', price: color === 'green' ? 12 : 10, currency: 'EUR' }) + '\n')
       return
     }
     const body = {

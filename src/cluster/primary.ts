@@ -109,7 +109,18 @@ export class WorkerPlane implements DataPlane {
     })
     o.logger.info({ workers: o.count, balancing: hasReusePort() ? 'reusePort' : 'cluster' }, 'starting the data-plane workers')
     for (let i = 0; i < o.count; i++) {
-      const slot: Slot = { index: i, worker: null, applied: new Map(), targets: {}, inFlight: 0, requests: 0, startedAt: 0, quickDeaths: 0, pending: new Map(), onReady: null }
+      const slot: Slot = {
+        index: i,
+        worker: null,
+        applied: new Map(),
+        targets: {},
+        inFlight: 0,
+        requests: 0,
+        startedAt: 0,
+        quickDeaths: 0,
+        pending: new Map(),
+        onReady: null,
+      }
       this.#slots.push(slot)
       this.#fork(slot)
     }

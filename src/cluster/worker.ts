@@ -46,7 +46,8 @@ class Worker {
       }
       case 'apps':
         this.#plane?.setApps(this.#appsOptions(m.apps, m.defaultApp), m.limits)
-        for (const a of m.apps) this.#send({ t: 'applied', app: a.config.name, version: this.#runtimes.get(a.config.name)?.state.version ?? 0 })
+        for (const a of m.apps)
+          this.#send({ t: 'applied', app: a.config.name, version: this.#runtimes.get(a.config.name)?.state.version ?? 0 })
         return
       case 'listen':
         void this.#listen(m.listener)

@@ -38,7 +38,9 @@ export function resolveApps(raw: RawConfig, problems: string[]): { apps: AppConf
     input.hosts.forEach((h, i) => {
       const host = normalizeHostPattern(h)
       if (host === null) {
-        problems.push(`apps.${name}.hosts.${i}: must be a host name or "*." and a host name, without port or scheme, got ${JSON.stringify(h)}`)
+        problems.push(
+          `apps.${name}.hosts.${i}: must be a host name or "*." and a host name, without port or scheme, got ${JSON.stringify(h)}`,
+        )
         return
       }
       const owner = owners.get(host)

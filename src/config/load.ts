@@ -4,7 +4,16 @@ import { Value, type ValueError } from '@sinclair/typebox/value'
 import { parse as parseYaml } from 'yaml'
 import { SwitchyardError } from '../errors.js'
 import { resolveApps } from './apps.js'
-import { AppInputSchema, ConfigSchema, FileStore, RedisStore, TOKEN_DESCRIPTION, TOKEN_PATTERN, type Config, type RawConfig } from './schema.js'
+import {
+  AppInputSchema,
+  ConfigSchema,
+  FileStore,
+  RedisStore,
+  TOKEN_DESCRIPTION,
+  TOKEN_PATTERN,
+  type Config,
+  type RawConfig,
+} from './schema.js'
 import { targetUrlProblems } from './urls.js'
 
 /**
@@ -35,7 +44,9 @@ function describe(e: ValueError): string {
   const description = (e.schema as { description?: string }).description
   if (description !== undefined && /pattern|match/i.test(e.message)) {
     // Secrets are named, never echoed: the error goes to logs.
-    return /(token|secret)$/i.test(key) ? `${key}: must be ${description}` : `${key}: must be ${description}, got ${JSON.stringify(e.value)}`
+    return /(token|secret)$/i.test(key)
+      ? `${key}: must be ${description}`
+      : `${key}: must be ${description}, got ${JSON.stringify(e.value)}`
   }
   return `${key}: ${e.message.toLowerCase()}`
 }
@@ -79,7 +90,10 @@ export function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): 
     // The URL replaces the file's url only: prefix, cachePath, sentinels and
     // name of a redis store stay; a file store becomes a redis one.
     const store = raw.store
-    const own = typeof store === 'object' && store !== null && (store as Record<string, unknown>).type === 'redis' ? (store as Record<string, unknown>) : {}
+    const own =
+      typeof store === 'object' && store !== null && (store as Record<string, unknown>).type === 'redis'
+        ? (store as Record<string, unknown>)
+        : {}
     raw.store = { ...own, type: 'redis', url: env.SWITCHYARD_REDIS_URL }
   }
   return problems
@@ -110,7 +124,8 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): Config {
   if (store !== undefined) {
     if (typeof store !== 'object' || store === null) problems.push('store: must be a mapping')
     else if (store.type === undefined) store.type = 'file'
-    else if (store.type !== 'file' && store.type !== 'redis') problems.push(`store.type: must be "file" or "redis", got ${JSON.stringify(store.type)}`)
+    else if (store.type !== 'file' && store.type !== 'redis')
+      problems.push(`store.type: must be "file" or "redis", got ${JSON.stringify(store.type)}`)
   }
   if (problems.length > 0) throw new ConfigError(problems)
   const seen = new Set<string>()
@@ -165,7 +180,11 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): Config {
     problems.push('overrides.secret: set, but overrides.enabled is false')
   }
   const ports = new Map<number, string>()
-  for (const [name, l] of [['listen', config.listen], ['admin', config.admin], ['preview', config.preview]] as const) {
+  for (const [name, l] of [
+    ['listen', config.listen],
+    ['admin', config.admin],
+    ['preview', config.preview],
+  ] as const) {
     if (l === undefined || l.port === 0) continue
     const other = ports.get(l.port)
     if (other !== undefined) problems.push(`${name}.port: ${l.port} is also ${other}.port`)

@@ -15,15 +15,15 @@ const TargetUrl = Type.String({ pattern: '^https?://[^/\\s]+/?$', description: '
 const ColorName = Type.Union([Type.Literal('blue'), Type.Literal('green')])
 
 const Listener = (host: string, port: number) =>
-  Type.Object({ host: Type.String({ minLength: 1, default: host }), port: { ...Port, default: port } }, {
-    additionalProperties: false,
-    default: {},
-  })
+  Type.Object(
+    { host: Type.String({ minLength: 1, default: host }), port: { ...Port, default: port } },
+    {
+      additionalProperties: false,
+      default: {},
+    },
+  )
 
-const Upstream = Type.Object(
-  { targets: Type.Array(TargetUrl, { minItems: 1 }) },
-  { additionalProperties: false },
-)
+const Upstream = Type.Object({ targets: Type.Array(TargetUrl, { minItems: 1 }) }, { additionalProperties: false })
 
 const SmokeCheck = Type.Object(
   {
@@ -117,7 +117,9 @@ const MirrorCompare = Type.Object(
   {
     enabled: Type.Boolean({ default: true }),
     /** response headers that must match, besides content-type */
-    headers: Type.Array(Type.String({ minLength: 1, pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", description: 'a header name' }), { default: [] }),
+    headers: Type.Array(Type.String({ minLength: 1, pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", description: 'a header name' }), {
+      default: [],
+    }),
     /** JSON bodies: fields of these names, at any depth, are ignored */
     ignoreJsonFields: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
     /** a flip to the idle color is refused above this mismatch rate */
@@ -161,7 +163,17 @@ const HealthCheck = Type.Object(
 )
 
 /** The keys of the per-app sections (an app's own value, else the top-level one). */
-export const APP_SECTIONS = ['initial', 'stickiness', 'overrides', 'headers', 'smoke', 'autoRevert', 'timeouts', 'mirror', 'healthCheck'] as const
+export const APP_SECTIONS = [
+  'initial',
+  'stickiness',
+  'overrides',
+  'headers',
+  'smoke',
+  'autoRevert',
+  'timeouts',
+  'mirror',
+  'healthCheck',
+] as const
 export type AppSection = (typeof APP_SECTIONS)[number]
 
 /** App names: what URLs, Redis keys, file names and metric labels can all carry. */

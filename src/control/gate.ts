@@ -13,7 +13,12 @@ export interface ShadowGate {
  * controller: the shadow diff first (a count, no I/O), then the smoke
  * checks. `force` skips both.
  */
-export async function passGates(color: Color, o: WriteOptions, smoke: SmokeGate | undefined, shadow: ShadowGate | undefined): Promise<void> {
+export async function passGates(
+  color: Color,
+  o: WriteOptions,
+  smoke: SmokeGate | undefined,
+  shadow: ShadowGate | undefined,
+): Promise<void> {
   if (o.force === true) return
   if (shadow !== undefined) shadow.check(color)
   if (smoke === undefined) return

@@ -141,7 +141,12 @@ export class RedisInstanceRegistry implements InstanceRegistry {
     if (this.#timer !== null) clearInterval(this.#timer)
     await this.#beating
     if (this.#client.status === 'ready') {
-      await this.#client.multi().del(this.#ownKey).srem(this.#setKey, this.id).exec().catch(() => undefined)
+      await this.#client
+        .multi()
+        .del(this.#ownKey)
+        .srem(this.#setKey, this.id)
+        .exec()
+        .catch(() => undefined)
     }
     if (this.#own) await closeClient(this.#client)
   }

@@ -4,7 +4,6 @@ import type { Log } from '../observability/logger.js'
 import type { HistoryEntry, State } from '../routing/index.js'
 import type { ChangeEvent } from './types.js'
 
-
 /** What each webhook receives (JSON). `text` suits chat webhooks (Slack, Mattermost). */
 export interface NotifyPayload {
   type: 'switchyard.change'

@@ -1,22 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { SwitchyardError } from '../errors.js'
-import {
-  other,
-  type ChangeContext,
-  type Color,
-  type Rollout,
-} from '../routing/index.js'
-import {
-  abort,
-  advance,
-  heldMs,
-  holdElapsed,
-  pause,
-  promote,
-  resume,
-  startRollout,
-  type RolloutPlan,
-} from '../routing/rollout.js'
+import { other, type ChangeContext, type Color, type Rollout } from '../routing/index.js'
+import { abort, advance, heldMs, holdElapsed, pause, promote, resume, startRollout, type RolloutPlan } from '../routing/rollout.js'
 import {
   revertDetail,
   revertReason,
@@ -287,4 +272,3 @@ export class RolloutController {
     return passGates(color, o, this.#o.smoke, this.#o.shadow)
   }
 }
-

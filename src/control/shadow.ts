@@ -206,7 +206,12 @@ export class ShadowRecorder implements MirrorObserver {
     const v = this.verdict()
     const routes: ShadowRoute[] = []
     for (const [route, r] of this.#routes) {
-      routes.push({ route, samples: r.samples, mismatches: r.mismatches, mismatchRate: round(r.samples === 0 ? 0 : r.mismatches / r.samples) })
+      routes.push({
+        route,
+        samples: r.samples,
+        mismatches: r.mismatches,
+        mismatchRate: round(r.samples === 0 ? 0 : r.mismatches / r.samples),
+      })
     }
     routes.sort((a, b) => b.mismatchRate - a.mismatchRate || b.samples - a.samples || a.route.localeCompare(b.route))
     return {

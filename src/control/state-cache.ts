@@ -32,7 +32,8 @@ export class StateCache {
     try {
       text = await readFile(this.#path, 'utf8')
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') this.#logger?.warn({ err: (e as Error).message, path: this.#path }, 'state cache unreadable')
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
+        this.#logger?.warn({ err: (e as Error).message, path: this.#path }, 'state cache unreadable')
       return null
     }
     try {

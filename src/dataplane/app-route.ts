@@ -23,7 +23,15 @@ export interface PlaneHost {
   readonly maxTunnels: number
   tunnels(): number
   now(): number
-  finished(app: AppRoute, color: Color, status: number, start: number, kind: UpstreamErrorKind | null, req: IncomingMessage, cohort: string | null): void
+  finished(
+    app: AppRoute,
+    color: Color,
+    status: number,
+    start: number,
+    kind: UpstreamErrorKind | null,
+    req: IncomingMessage,
+    cohort: string | null,
+  ): void
   responseClosed(): void
   bug(err: unknown): void
   healthChanged(t: Target, up: boolean, err?: Error): void
@@ -104,7 +112,12 @@ export class AppRoute implements ProxyContext, UpgradeContext {
     }
     const m = o.mirror
     const old = reuse?.mirror ?? null
-    this.mirror = m === undefined ? null : old !== null && old.sameAs(o.upstreams, m.settings, m.observer) ? old : new MirrorPlane(o.upstreams, m.settings, m.observer)
+    this.mirror =
+      m === undefined
+        ? null
+        : old !== null && old.sameAs(o.upstreams, m.settings, m.observer)
+          ? old
+          : new MirrorPlane(o.upstreams, m.settings, m.observer)
     this.replies = Object.freeze({
       blue: buildReplies(o.exposeColor ? 'blue' : null),
       green: buildReplies(o.exposeColor ? 'green' : null),

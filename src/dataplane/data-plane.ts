@@ -3,7 +3,17 @@ import http, { type IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { performance } from 'node:perf_hooks'
 import type { Dispatcher } from 'undici'
-import { COLORS, compileHosts, matchHost, mirrorDraw, mirrored, type Color, type Decision, type HostTable, type RoutingTable } from '../routing/index.js'
+import {
+  COLORS,
+  compileHosts,
+  matchHost,
+  mirrorDraw,
+  mirrored,
+  type Color,
+  type Decision,
+  type HostTable,
+  type RoutingTable,
+} from '../routing/index.js'
 import type { Log } from '../observability/logger.js'
 import { AppRoute, type PlaneHost } from './app-route.js'
 import { ClientLimit } from './client-limit.js'
@@ -88,7 +98,10 @@ export class DataPlaneImpl implements DataPlane, PlaneHost {
       apps.set(a.name, new AppRoute(this, a, this.#limits.connectionsPerTarget, previous.get(a.name)))
     }
     const fallback = o.defaultApp === null ? null : (apps.get(o.defaultApp) ?? null)
-    this.#hosts = compileHosts([...apps.values()].map((a) => [a, a.hosts] as const), fallback)
+    this.#hosts = compileHosts(
+      [...apps.values()].map((a) => [a, a.hosts] as const),
+      fallback,
+    )
     this.#apps = apps
     // Old probers stop before the new ones start: a kept target is never checked twice at once.
     for (const a of previous.values()) a.prober?.stop().catch((err: unknown) => this.bug(err))
@@ -115,7 +128,15 @@ export class DataPlaneImpl implements DataPlane, PlaneHost {
     return this.#now()
   }
 
-  finished(app: AppRoute, color: Color, status: number, start: number, kind: UpstreamErrorKind | null, req: IncomingMessage, cohort: string | null): void {
+  finished(
+    app: AppRoute,
+    color: Color,
+    status: number,
+    start: number,
+    kind: UpstreamErrorKind | null,
+    req: IncomingMessage,
+    cohort: string | null,
+  ): void {
     this.#inFlight--
     if (!app.observed && this.#accessLog === undefined) return
     const seconds = (performance.now() - start) / 1000
@@ -282,7 +303,13 @@ export class DataPlaneImpl implements DataPlane, PlaneHost {
   }
 
   /** A copy of a live-rule request for the idle color, when the sample and the bounds allow one. */
-  #mirror(app: AppRoute, table: RoutingTable, d: Decision, req: IncomingMessage, body: Dispatcher.DispatchOptions['body']): MirrorCopy | null {
+  #mirror(
+    app: AppRoute,
+    table: RoutingTable,
+    d: Decision,
+    req: IncomingMessage,
+    body: Dispatcher.DispatchOptions['body'],
+  ): MirrorCopy | null {
     const plane = app.mirror
     if (plane === null || !mirrored(table, d, req.method as string, mirrorDraw(this.#random()))) return null
     const socket = req.socket
@@ -379,7 +406,13 @@ function targetHealth(t: Target, checked: boolean): TargetHealth {
   return {
     url: t.url,
     up: t.up,
-    check: { up: !c.down, checkedAt: c.checkedAt === 0 ? null : new Date(c.checkedAt).toISOString(), failures: c.failures, passes: c.passes, error: c.error },
+    check: {
+      up: !c.down,
+      checkedAt: c.checkedAt === 0 ? null : new Date(c.checkedAt).toISOString(),
+      failures: c.failures,
+      passes: c.passes,
+      error: c.error,
+    },
   }
 }
 

@@ -5,7 +5,16 @@
  * control plane, the store or metrics.
  */
 export { createDataPlane } from './data-plane.js'
-export type { AccessLogEntry, AppPlaneOptions, AppsOptions, DataPlane, DataPlaneOptions, ListenOptions, Logger, TargetHealth } from './types.js'
+export type {
+  AccessLogEntry,
+  AppPlaneOptions,
+  AppsOptions,
+  DataPlane,
+  DataPlaneOptions,
+  ListenOptions,
+  Logger,
+  TargetHealth,
+} from './types.js'
 export type { MirrorObserver, MirrorResult, RequestObserver, ShadowAnswer, ShadowPair, TableSource, UpstreamErrorKind } from './observer.js'
 export { parseCookies } from '../routing/index.js'
 export { COLOR_HEADER, COHORT_HEADER } from './headers.js'

@@ -130,7 +130,11 @@ class Capture {
   }
 
   answer(): ShadowAnswer {
-    return { status: this.status, headers: this.headers, body: this.over ? null : this.chunks.length === 0 ? EMPTY : Buffer.concat(this.chunks) }
+    return {
+      status: this.status,
+      headers: this.headers,
+      body: this.over ? null : this.chunks.length === 0 ? EMPTY : Buffer.concat(this.chunks),
+    }
   }
 }
 

@@ -9,7 +9,14 @@ import { COLOR_HEADER } from './headers.js'
  */
 export type ReplyCode = Extract<
   ErrorCode,
-  'UPSTREAM_UNAVAILABLE' | 'UPSTREAM_TIMEOUT' | 'UPSTREAM_BUSY' | 'PAYLOAD_TOO_LARGE' | 'BAD_REQUEST' | 'TOO_MANY_TUNNELS' | 'CLIENT_LIMIT' | 'UNKNOWN_HOST'
+  | 'UPSTREAM_UNAVAILABLE'
+  | 'UPSTREAM_TIMEOUT'
+  | 'UPSTREAM_BUSY'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'BAD_REQUEST'
+  | 'TOO_MANY_TUNNELS'
+  | 'CLIENT_LIMIT'
+  | 'UNKNOWN_HOST'
 >
 
 export interface Reply {

@@ -17,9 +17,7 @@ import type { ChangeEvent } from '../control/types.js'
  */
 
 /** Latency buckets for a proxy: from a local hop (1 ms) to a slow upstream (10 s). */
-export const DURATION_BUCKETS: readonly number[] = Object.freeze([
-  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
-])
+export const DURATION_BUCKETS: readonly number[] = Object.freeze([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10])
 
 const KINDS: readonly UpstreamErrorKind[] = ['connect', 'timeout', 'reset', 'no-target']
 const COLORS: readonly Color[] = ['blue', 'green']
@@ -225,7 +223,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
 
   new Counter({
     name: 'switchyard_shadow_comparisons_total',
-    help: 'Comparisons of the idle color\'s answers with the live ones (shadow diff), by app and result: match, mismatch, skipped',
+    help: "Comparisons of the idle color's answers with the live ones (shadow diff), by app and result: match, mismatch, skipped",
     labelNames: ['app', 'result'],
     registers: [registry],
     collect() {
@@ -240,17 +238,42 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     labelNames: ['app', 'color'],
     registers: [registry],
   })
-  const canary = new Gauge({ name: 'switchyard_canary_percent', help: 'Percent of users routed to the idle color', labelNames: ['app'], registers: [registry] })
-  const version = new Gauge({ name: 'switchyard_state_version', help: 'Version of the state this instance routes with', labelNames: ['app'], registers: [registry] })
-  const flips = new Counter({ name: 'switchyard_flips_total', help: 'Changes of the live color written by this instance', labelNames: ['app'], registers: [registry] })
-  const reverts = new Counter({ name: 'switchyard_auto_reverts_total', help: 'Automatic reverts written by this instance', labelNames: ['app'], registers: [registry] })
+  const canary = new Gauge({
+    name: 'switchyard_canary_percent',
+    help: 'Percent of users routed to the idle color',
+    labelNames: ['app'],
+    registers: [registry],
+  })
+  const version = new Gauge({
+    name: 'switchyard_state_version',
+    help: 'Version of the state this instance routes with',
+    labelNames: ['app'],
+    registers: [registry],
+  })
+  const flips = new Counter({
+    name: 'switchyard_flips_total',
+    help: 'Changes of the live color written by this instance',
+    labelNames: ['app'],
+    registers: [registry],
+  })
+  const reverts = new Counter({
+    name: 'switchyard_auto_reverts_total',
+    help: 'Automatic reverts written by this instance',
+    labelNames: ['app'],
+    registers: [registry],
+  })
   const lastFlip = new Gauge({
     name: 'switchyard_last_flip_timestamp_seconds',
     help: 'Unix time of the last flip or rollback (0: never); alert on time since deploy',
     labelNames: ['app'],
     registers: [registry],
   })
-  const buildInfo = new Gauge({ name: 'switchyard_build_info', help: 'The running version (always 1)', labelNames: ['version'], registers: [registry] })
+  const buildInfo = new Gauge({
+    name: 'switchyard_build_info',
+    help: 'The running version (always 1)',
+    labelNames: ['version'],
+    registers: [registry],
+  })
   if (opts.version !== undefined) buildInfo.set({ version: opts.version }, 1)
 
   const perApp = new Map<string, AppMetrics>()

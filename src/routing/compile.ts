@@ -1,13 +1,5 @@
 import { toBasisPoints, seedFor } from './bucket.js'
-import type {
-  Color,
-  CohortTarget,
-  CompiledCohort,
-  Decision,
-  RoutingOptions,
-  RoutingTable,
-  State,
-} from './types.js'
+import type { Color, CohortTarget, CompiledCohort, Decision, RoutingOptions, RoutingTable, State } from './types.js'
 
 /** The color that is not `c`. */
 export function other(c: Color): Color {
@@ -51,9 +43,7 @@ export function compile(state: State, options: RoutingOptions): RoutingTable {
   for (const c of state.cohorts) {
     const color = resolveTarget(c.color, live)
     const m = c.match
-    const headers = Object.entries(m.headers ?? {}).map(
-      ([k, v]) => Object.freeze([k.toLowerCase(), v] as const),
-    )
+    const headers = Object.entries(m.headers ?? {}).map(([k, v]) => Object.freeze([k.toLowerCase(), v] as const))
     const cookies = Object.entries(m.cookies ?? {}).map(([k, v]) => Object.freeze([k, v] as const))
     const users = m.users !== undefined ? new Set(m.users) : null
     const percentBp = m.percent !== undefined ? toBasisPoints(m.percent) : -1

@@ -18,11 +18,7 @@ function first(v: string | string[] | undefined): string | undefined {
  * configured user cookie, else the router's own `switchyard-id` cookie.
  * Empty values do not count as keys.
  */
-export function stickinessKey(
-  table: RoutingTable,
-  headers: RequestFacts['headers'],
-  cookies: RequestFacts['cookies'],
-): string | undefined {
+export function stickinessKey(table: RoutingTable, headers: RequestFacts['headers'], cookies: RequestFacts['cookies']): string | undefined {
   if (table.stickinessHeader !== null) {
     const h = first(headers[table.stickinessHeader])
     if (h !== undefined && h !== '') return h

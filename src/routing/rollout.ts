@@ -165,12 +165,7 @@ export function resume(state: State, ctx: ChangeContext): Change | null {
  * `action` 'auto-revert' and the measured rate in `detail`, this is the
  * revert on a breach. NO_ROLLOUT when there is none.
  */
-export function abort(
-  state: State,
-  ctx: ChangeContext,
-  action: Action = 'rollout',
-  detail?: Record<string, unknown>,
-): Change {
+export function abort(state: State, ctx: ChangeContext, action: Action = 'rollout', detail?: Record<string, unknown>): Change {
   const r = need(state)
   return withRollout(state, ctx, null, 0, 'abort', r.stepIndex, action, detail)
 }

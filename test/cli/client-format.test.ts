@@ -44,13 +44,32 @@ t.test('rollout status: the plan with the current step, and what it waits for', 
   t.equal(formatRollout({ rollout: null, progress: null }), 'no rollout in progress\n')
   const out = formatRollout({
     rollout: {
-      id: 'r1', color: 'green', autoPromote: true, stepIndex: 1, status: 'running', heldMs: 0,
-      stepStartedAt: 'T', startedAt: 'T',
-      steps: [{ percent: 10, holdSeconds: 60 }, { percent: 50, holdSeconds: 60 }, { percent: 100, holdSeconds: 60 }],
+      id: 'r1',
+      color: 'green',
+      autoPromote: true,
+      stepIndex: 1,
+      status: 'running',
+      heldMs: 0,
+      stepStartedAt: 'T',
+      startedAt: 'T',
+      steps: [
+        { percent: 10, holdSeconds: 60 },
+        { percent: 50, holdSeconds: 60 },
+        { percent: 100, holdSeconds: 60 },
+      ],
     },
     progress: {
-      step: 2, steps: 3, percent: 50, heldSeconds: 75, holdSeconds: 60, verdict: 'not-enough-data',
-      waitingFor: 'not enough data', requests: 7, errors: 0, errorRate: 0, minRequests: 20,
+      step: 2,
+      steps: 3,
+      percent: 50,
+      heldSeconds: 75,
+      holdSeconds: 60,
+      verdict: 'not-enough-data',
+      waitingFor: 'not enough data',
+      requests: 7,
+      errors: 0,
+      errorRate: 0,
+      minRequests: 20,
     },
   })
   t.match(out, /^rollout running of green: 10%\/60s → \[50%\/60s\] → 100%\/60s → promote\n/)

@@ -18,9 +18,14 @@ interface Run {
  * An admin app listening on 127.0.0.1:0 (its built-in smoke route runs the
  * fixture's fake gate), plus an instances route unless `instances: false`.
  */
-async function listening(t: Test, o: { token?: string; instances?: boolean } = {}): Promise<AdminFixture & { url: string; run: (argv: string[], env?: NodeJS.ProcessEnv) => Promise<Run> }> {
+async function listening(
+  t: Test,
+  o: { token?: string; instances?: boolean } = {},
+): Promise<AdminFixture & { url: string; run: (argv: string[], env?: NodeJS.ProcessEnv) => Promise<Run> }> {
   const instancesRoute: FastifyPluginAsyncTypebox = async (app) => {
-    app.get('/v1/instances', async () => ({ instances: [{ id: 'host-a:1', appliedVersion: 3, lastSeen: '2025-01-01T00:00:00.000Z', host: 'host-a', pid: 1 }] }))
+    app.get('/v1/instances', async () => ({
+      instances: [{ id: 'host-a:1', appliedVersion: 3, lastSeen: '2025-01-01T00:00:00.000Z', host: 'host-a', pid: 1 }],
+    }))
   }
   const fx = await adminFixture(t, { token: o.token, app: { plugins: o.instances === false ? [] : [instancesRoute] } })
   await fx.app.listen({ host: '127.0.0.1', port: 0 })
@@ -30,11 +35,15 @@ async function listening(t: Test, o: { token?: string; instances?: boolean } = {
   const run = async (argv: string[], env: NodeJS.ProcessEnv = {}) => {
     let out = ''
     let err = ''
-    const code = await runClient(argv, {
-      env: { SWITCHYARD_ADMIN_URL: url, USER: 'ana', ...(o.token ? { SWITCHYARD_ADMIN_TOKEN: o.token } : {}), ...env },
-      stdout: (s) => void (out += s),
-      stderr: (s) => void (err += s),
-    }, { timeoutMs: 60_000 })
+    const code = await runClient(
+      argv,
+      {
+        env: { SWITCHYARD_ADMIN_URL: url, USER: 'ana', ...(o.token ? { SWITCHYARD_ADMIN_TOKEN: o.token } : {}), ...env },
+        stdout: (s) => void (out += s),
+        stderr: (s) => void (err += s),
+      },
+      { timeoutMs: 60_000 },
+    )
     return { code, out, err }
   }
   return { ...fx, url, run }
@@ -119,10 +128,30 @@ t.test('cohorts, history, explain, smoke, instances', async (t) => {
   const dir = await tempDir(t)
   const file = join(dir, 'users.txt')
   await writeFile(file, 'u3\n\n# comment\nu4\r\nu1\n')
-  const set = await run(['cohort', 'set', 'beta', '--color', 'green', '--users', 'u1,u2', '--users-file', file, '--header', 'x-beta=1', '--cookie', 'plan=pro', '--reason', 'beta testers'])
+  const set = await run([
+    'cohort',
+    'set',
+    'beta',
+    '--color',
+    'green',
+    '--users',
+    'u1,u2',
+    '--users-file',
+    file,
+    '--header',
+    'x-beta=1',
+    '--cookie',
+    'plan=pro',
+    '--reason',
+    'beta testers',
+  ])
   t.equal(set.code, 0, set.err)
   t.match(set.out, /cohort beta: added {2}version: 2/)
-  t.same(service.state.cohorts[0], { name: 'beta', color: 'green', match: { headers: { 'x-beta': '1' }, cookies: { plan: 'pro' }, users: ['u1', 'u2', 'u3', 'u4'] } })
+  t.same(service.state.cohorts[0], {
+    name: 'beta',
+    color: 'green',
+    match: { headers: { 'x-beta': '1' }, cookies: { plan: 'pro' }, users: ['u1', 'u2', 'u3', 'u4'] },
+  })
   const rep = await run(['cohort', 'set', 'beta', '--color', 'idle', '--percent', '5.25'])
   t.match(rep.out, /cohort beta: replaced/)
   await run(['cohort', 'set', 'staff', '--color', 'blue', '--header', 'x-staff=yes'])
@@ -232,7 +261,11 @@ t.test('unreachable admin: exit 4 with a message naming the URL', async (t) => {
     })
   })
   let err = ''
-  const code = await runClient(['status', '--admin', `http://127.0.0.1:${port}`], { env: {}, stdout: () => {}, stderr: (s) => void (err += s) })
+  const code = await runClient(['status', '--admin', `http://127.0.0.1:${port}`], {
+    env: {},
+    stdout: () => {},
+    stderr: (s) => void (err += s),
+  })
   t.equal(code, 4)
   t.match(err, new RegExp(`cannot reach the admin API at http://127\\.0\\.0\\.1:${port}: ECONNREFUSED`))
 })
@@ -247,7 +280,11 @@ t.test('a hung admin times out instead of hanging', async (t) => {
   })
   const addr = server.address() as import('node:net').AddressInfo
   let err = ''
-  const code = await runClient(['status'], { env: { SWITCHYARD_ADMIN_URL: `http://127.0.0.1:${addr.port}` }, stdout: () => {}, stderr: (s) => void (err += s) }, { timeoutMs: 300 })
+  const code = await runClient(
+    ['status'],
+    { env: { SWITCHYARD_ADMIN_URL: `http://127.0.0.1:${addr.port}` }, stdout: () => {}, stderr: (s) => void (err += s) },
+    { timeoutMs: 300 },
+  )
   t.equal(code, 4)
   t.match(err, /no answer within 0.3 s/)
 })

@@ -42,19 +42,26 @@ export async function fakeAdmin(t: Test, handler: Handler) {
   })
   server.keepAliveTimeout = 100
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => new Promise<void>((resolve) => {
-    server.close(() => resolve())
-    server.closeAllConnections()
-  }))
+  t.teardown(
+    () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      }),
+  )
   const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`
   const run = async (argv: string[], env: NodeJS.ProcessEnv = {}, opts: ClientOptions = {}) => {
     let out = ''
     let err = ''
-    const code = await runClient(argv, { env: { SWITCHYARD_ADMIN_URL: url, USER: 'ana', ...env }, stdout: (s) => void (out += s), stderr: (s) => void (err += s) }, {
-      timeoutMs: 10_000,
-      pollMs: 20,
-      ...opts,
-    })
+    const code = await runClient(
+      argv,
+      { env: { SWITCHYARD_ADMIN_URL: url, USER: 'ana', ...env }, stdout: (s) => void (out += s), stderr: (s) => void (err += s) },
+      {
+        timeoutMs: 10_000,
+        pollMs: 20,
+        ...opts,
+      },
+    )
     return { code, out, err }
   }
   return { url, seen, run }
@@ -64,8 +71,19 @@ export async function fakeAdmin(t: Test, handler: Handler) {
 export function writeAnswer(version: number, converged: boolean | null = true, changed = true) {
   return {
     changed,
-    state: { version, live: 'green', previous: 'blue', canary: 0, cohorts: [], rollout: null, updatedAt: '2025-01-01T00:00:00.000Z', lastFlipAt: null },
-    entry: changed ? { at: '2025-01-01T00:00:00.000Z', version, action: 'flip', from: 'blue', to: 'green', actor: 'cli:ana', reason: null } : null,
+    state: {
+      version,
+      live: 'green',
+      previous: 'blue',
+      canary: 0,
+      cohorts: [],
+      rollout: null,
+      updatedAt: '2025-01-01T00:00:00.000Z',
+      lastFlipAt: null,
+    },
+    entry: changed
+      ? { at: '2025-01-01T00:00:00.000Z', version, action: 'flip', from: 'blue', to: 'green', actor: 'cli:ana', reason: null }
+      : null,
     converged,
   }
 }

@@ -14,7 +14,10 @@ async function run(argv: string[], env: NodeJS.ProcessEnv = {}) {
 }
 
 t.test('the catalogue has every client command, and the usage lists them', async (t) => {
-  t.same(CLIENT_SPECS.map((c) => c.name), [...CLIENT_COMMANDS])
+  t.same(
+    CLIENT_SPECS.map((c) => c.name),
+    [...CLIENT_COMMANDS],
+  )
   const h = await run(['--help'])
   for (const c of ['apps', 'reload', 'completion']) t.match(h.out, `switchyard ${c}`)
   t.match(h.out, /--app NAME \(or SWITCHYARD_APP\)/)
@@ -64,19 +67,23 @@ function bashComplete(line: string[]): string[] {
   return r.stdout.split('\n').filter((x) => x !== '')
 }
 
-t.test('completion bash: commands, subcommands, options and colors complete', { skip: spawnSync('bash', ['-c', 'true']).status !== 0 && 'no bash' }, async (t) => {
-  t.same(bashComplete(['switchyard', 'fl']), ['flip'])
-  t.same(bashComplete(['switchyard', 're']).sort(), ['reload'])
-  t.same(bashComplete(['switchyard', 'cohort', '']).slice(0, 3), ['set', 'rm', 'ls'])
-  t.same(bashComplete(['switchyard', 'flip', '--t']), ['--to'])
-  t.same(bashComplete(['switchyard', 'flip', '--to', '']), ['blue', 'green'])
-  t.same(bashComplete(['switchyard', 'canary', '10', '--wa']).sort(), ['--wait', '--wait-timeout'])
-  t.same(bashComplete(['switchyard', 'status', '--a']).sort(), ['--admin', '--app'])
-  t.same(bashComplete(['switchyard', 'completion', '']).slice(0, 2), ['bash', 'zsh'])
-  const r = await run(['completion', 'bash'])
-  t.equal(r.code, 0)
-  t.equal(r.out, bashCompletion())
-})
+t.test(
+  'completion bash: commands, subcommands, options and colors complete',
+  { skip: spawnSync('bash', ['-c', 'true']).status !== 0 && 'no bash' },
+  async (t) => {
+    t.same(bashComplete(['switchyard', 'fl']), ['flip'])
+    t.same(bashComplete(['switchyard', 're']).sort(), ['reload'])
+    t.same(bashComplete(['switchyard', 'cohort', '']).slice(0, 3), ['set', 'rm', 'ls'])
+    t.same(bashComplete(['switchyard', 'flip', '--t']), ['--to'])
+    t.same(bashComplete(['switchyard', 'flip', '--to', '']), ['blue', 'green'])
+    t.same(bashComplete(['switchyard', 'canary', '10', '--wa']).sort(), ['--wait', '--wait-timeout'])
+    t.same(bashComplete(['switchyard', 'status', '--a']).sort(), ['--admin', '--app'])
+    t.same(bashComplete(['switchyard', 'completion', '']).slice(0, 2), ['bash', 'zsh'])
+    const r = await run(['completion', 'bash'])
+    t.equal(r.code, 0)
+    t.equal(r.out, bashCompletion())
+  },
+)
 
 t.test('completion zsh: a compdef script; unknown shells are a usage error', async (t) => {
   const z = await run(['completion', 'zsh'])

@@ -24,7 +24,12 @@ t.test('exit codes follow the contract, and --json prints every outcome on stdou
     reply = r
     const human = await run(['flip', '--to', 'green'])
     t.equal(human.code, exit, `${name}: exit ${exit}`)
-    if (code !== '') t.match(human.err, code === 'HTTP_ERROR' ? /^error: HTTP 502 from http:\/\/127\.0\.0\.1:\d+: <html>Bad Gateway/ : code, `${name}: names the problem`)
+    if (code !== '')
+      t.match(
+        human.err,
+        code === 'HTTP_ERROR' ? /^error: HTTP 502 from http:\/\/127\.0\.0\.1:\d+: <html>Bad Gateway/ : code,
+        `${name}: names the problem`,
+      )
     const json = await run(['flip', '--to', 'green', '--json'])
     t.equal(json.code, exit, `${name} --json: exit ${exit}`)
     const parsed = JSON.parse(json.out)
@@ -61,7 +66,14 @@ t.test('--wait: returns once every instance applied the version', async (t) => {
     if (req.path === '/v1/flip') return { json: writeAnswer(7, false) }
     if (req.path === '/v1/instances') {
       polls++
-      return { json: { instances: [{ id: 'a', appliedVersion: 7, lastSeen: 'x' }, { id: 'b', appliedVersion: polls >= 3 ? 7 : 6, lastSeen: 'x' }] } }
+      return {
+        json: {
+          instances: [
+            { id: 'a', appliedVersion: 7, lastSeen: 'x' },
+            { id: 'b', appliedVersion: polls >= 3 ? 7 : 6, lastSeen: 'x' },
+          ],
+        },
+      }
     }
     return undefined
   })
@@ -82,7 +94,15 @@ t.test('--wait: returns once every instance applied the version', async (t) => {
 t.test('--wait: times out with exit 4 naming the instances behind', async (t) => {
   const { run } = await fakeAdmin(t, (req) => {
     if (req.path === '/v1/canary') return { json: writeAnswer(9, false) }
-    if (req.path === '/v1/instances') return { json: { instances: [{ id: 'a', appliedVersion: 9 }, { id: 'host-b:42', appliedVersion: 8 }] } }
+    if (req.path === '/v1/instances')
+      return {
+        json: {
+          instances: [
+            { id: 'a', appliedVersion: 9 },
+            { id: 'host-b:42', appliedVersion: 8 },
+          ],
+        },
+      }
     return undefined
   })
   const r = await run(['canary', '10', '--wait-timeout', '0.3'])
@@ -91,7 +111,12 @@ t.test('--wait: times out with exit 4 naming the instances behind', async (t) =>
   t.match(r.err, /^error: not every router instance applied version 9 within 0\.3 s \(behind: host-b:42 at 8\)/)
   const j = await run(['canary', '10', '--wait-timeout', '0.3', '--json'])
   t.equal(j.code, EXIT.UNAVAILABLE)
-  t.match(JSON.parse(j.out), { error: { code: 'NOT_CONVERGED', details: { version: 9, lagging: [{ id: 'host-b:42', appliedVersion: 8 }], answer: { converged: false } } } })
+  t.match(JSON.parse(j.out), {
+    error: {
+      code: 'NOT_CONVERGED',
+      details: { version: 9, lagging: [{ id: 'host-b:42', appliedVersion: 8 }], answer: { converged: false } },
+    },
+  })
   const usage = await run(['status', '--wait'])
   t.equal(usage.code, EXIT.USAGE)
   t.match(usage.err, /status does not take --wait/)
@@ -144,7 +169,11 @@ t.test('--app and SWITCHYARD_APP address /v1/apps/<app>/...; without one, the sh
   seen.length = 0
   await run(['instances'], { SWITCHYARD_APP: 'shop' })
   await run(['apps'], { SWITCHYARD_APP: 'shop' })
-  t.same(seen.map((s) => s.path), ['/v1/instances', '/v1/apps'], 'instances and apps are global')
+  t.same(
+    seen.map((s) => s.path),
+    ['/v1/instances', '/v1/apps'],
+    'instances and apps are global',
+  )
 
   seen.length = 0
   for (const [argv, env, message] of [
@@ -186,11 +215,36 @@ t.test('apps: a table with hosts, live, canary, version, error rates and rollout
           json: {
             apps: [
               {
-                name: 'shop', hosts: ['shop.example.com', '*.shop.example.com'], live: 'blue', canary: 10, version: 12, updatedAt: 'x',
-                rollout: { color: 'green', status: 'running', stepIndex: 1, steps: [{ percent: 10, holdSeconds: 60 }, { percent: 50, holdSeconds: 60 }], autoPromote: true, startedAt: 'x', stepStartedAt: 'x' },
+                name: 'shop',
+                hosts: ['shop.example.com', '*.shop.example.com'],
+                live: 'blue',
+                canary: 10,
+                version: 12,
+                updatedAt: 'x',
+                rollout: {
+                  color: 'green',
+                  status: 'running',
+                  stepIndex: 1,
+                  steps: [
+                    { percent: 10, holdSeconds: 60 },
+                    { percent: 50, holdSeconds: 60 },
+                  ],
+                  autoPromote: true,
+                  startedAt: 'x',
+                  stepStartedAt: 'x',
+                },
                 colors: { blue: { requests: 1000, errors: 2, errorRate: 0.002 }, green: { requests: 100, errors: 5, errorRate: 0.05 } },
               },
-              { name: 'blog', hosts: ['blog.example.com'], live: 'green', canary: 0, version: 3, rollout: null, updatedAt: 'x', colors: { blue: { requests: 0, errors: 0, errorRate: 0 }, green: { requests: 0, errors: 0, errorRate: 0 } } },
+              {
+                name: 'blog',
+                hosts: ['blog.example.com'],
+                live: 'green',
+                canary: 0,
+                version: 3,
+                rollout: null,
+                updatedAt: 'x',
+                colors: { blue: { requests: 0, errors: 0, errorRate: 0 }, green: { requests: 0, errors: 0, errorRate: 0 } },
+              },
             ],
           },
         }
@@ -210,17 +264,33 @@ t.test('reload: what changed; CONFIG_INVALID lists each problem and exits 1', as
   let invalid = false
   const { run, seen } = await fakeAdmin(t, (req) => {
     if (req.path !== '/v1/reload' || req.method !== 'POST') return undefined
-    if (invalid) return { status: 400, json: { error: { code: 'CONFIG_INVALID', message: 'invalid config', details: { errors: ['apps.shop.upstreams.blue: required', 'apps.blog.hosts.0: must be a host name'] } } } }
+    if (invalid)
+      return {
+        status: 400,
+        json: {
+          error: {
+            code: 'CONFIG_INVALID',
+            message: 'invalid config',
+            details: { errors: ['apps.shop.upstreams.blue: required', 'apps.blog.hosts.0: must be a host name'] },
+          },
+        },
+      }
     return { json: { added: ['blog'], removed: [], changed: ['shop'], needsRestart: ['admin.port'] } }
   })
   const ok = await run(['reload'])
   t.equal(ok.code, EXIT.OK)
-  t.equal(ok.out, 'config reloaded\n  added:    blog\n  removed:  -\n  changed:  shop\n  needs a restart to apply: admin.port (listener, admin and store settings are not reloaded)\n')
+  t.equal(
+    ok.out,
+    'config reloaded\n  added:    blog\n  removed:  -\n  changed:  shop\n  needs a restart to apply: admin.port (listener, admin and store settings are not reloaded)\n',
+  )
   t.equal(seen[0].headers['content-type'], 'application/json')
   invalid = true
   const bad = await run(['reload'])
   t.equal(bad.code, EXIT.REFUSED)
-  t.match(bad.err, /^error CONFIG_INVALID: invalid config\n {2}apps\.shop\.upstreams\.blue: required\n {2}apps\.blog\.hosts\.0: must be a host name\n/)
+  t.match(
+    bad.err,
+    /^error CONFIG_INVALID: invalid config\n {2}apps\.shop\.upstreams\.blue: required\n {2}apps\.blog\.hosts\.0: must be a host name\n/,
+  )
   const j = await run(['reload', '--json'])
   t.same(JSON.parse(j.out).error.details.errors.length, 2)
 })
@@ -230,13 +300,22 @@ t.test('every write sends Content-Type: application/json, with or without a body
   await run(['cohort', 'rm', 'beta'])
   await run(['rollout', 'abort'])
   await run(['status'])
-  t.same(seen.map((s) => [s.method, s.headers['content-type'] ?? null]), [['DELETE', 'application/json'], ['POST', 'application/json'], ['GET', null]])
+  t.same(
+    seen.map((s) => [s.method, s.headers['content-type'] ?? null]),
+    [
+      ['DELETE', 'application/json'],
+      ['POST', 'application/json'],
+      ['GET', null],
+    ],
+  )
 })
 
 t.test('history: control characters from the router are escaped in human output', async (t) => {
   const reason = 'fix\u001b[2J\u001b]0;pwned\u0007 done\r\nfake line\u202e'
   const { run } = await fakeAdmin(t, () => ({
-    json: { entries: [{ at: '2025-01-01T00:00:00.000Z', version: 2, action: 'flip', from: 'blue', to: 'green', actor: 'cli:ana', reason }] },
+    json: {
+      entries: [{ at: '2025-01-01T00:00:00.000Z', version: 2, action: 'flip', from: 'blue', to: 'green', actor: 'cli:ana', reason }],
+    },
   }))
   const r = await run(['history'])
   t.equal(r.code, EXIT.OK)

@@ -28,7 +28,10 @@ t.test('--version, --help and a client command load none of the server packages'
     t.same(server, [], `${argv.join(' ')}: nothing of the server`)
   }
   // The check can fail: serve loads them.
-  t.ok(loadedBy(['serve', '--bogus']).some((p) => SERVER_PACKAGES.test(p)), 'serve does load the server')
+  t.ok(
+    loadedBy(['serve', '--bogus']).some((p) => SERVER_PACKAGES.test(p)),
+    'serve does load the server',
+  )
 })
 
 t.test('the client sources import the server side for types only', async (t) => {
@@ -38,7 +41,9 @@ t.test('the client sources import the server side for types only', async (t) => 
   for (const f of client) {
     const src = readFileSync(new URL(f, dir), 'utf8')
     const runtime = [...src.matchAll(/^import\s+(?!type\b)[^;]*?from\s+'([^']+)'/gms)].map((m) => m[1])
-    const server = runtime.filter((m) => /^\.\.\/(control|main|dataplane|config|observability|routing)|^(fastify|undici|ioredis|pino|prom-client)/.test(m))
+    const server = runtime.filter((m) =>
+      /^\.\.\/(control|main|dataplane|config|observability|routing)|^(fastify|undici|ioredis|pino|prom-client)/.test(m),
+    )
     t.same(server, [], `${f}: runtime imports stay on the client side`)
   }
 })

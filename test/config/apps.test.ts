@@ -34,7 +34,11 @@ t.test('apps: hosts normalized, sections merged key by key over the top level', 
     },
     defaultApp: 'blog',
   })
-  t.same(c.apps.map((a) => a.name), ['shop', 'blog'], 'the file order')
+  t.same(
+    c.apps.map((a) => a.name),
+    ['shop', 'blog'],
+    'the file order',
+  )
   const [shop, blog] = c.apps
   t.same(shop.hosts, ['shop.example.com', '*.shop.example.com'])
   t.equal(shop.autoRevert.maxErrorRate, 0.01, "the app's own value")
@@ -50,23 +54,31 @@ t.test('apps: hosts normalized, sections merged key by key over the top level', 
 })
 
 t.test('errors name the key', async (t) => {
-  t.same(problems({ apps: { shop: { hosts: ['shop.example.com'], upstreams: { blue: up(1, 2).blue } } } }), ['apps.shop.upstreams.green: required'])
+  t.same(problems({ apps: { shop: { hosts: ['shop.example.com'], upstreams: { blue: up(1, 2).blue } } } }), [
+    'apps.shop.upstreams.green: required',
+  ])
   t.match(problems({ upstreams: up(1, 2), apps: { shop: { hosts: ['a.b'], upstreams: up(1, 2) } } }), [/^upstreams, apps: use one of them/])
   t.match(problems({}), [/^upstreams: required \(or apps/])
   t.match(problems({ apps: {} }), [/^apps: must name at least one app/])
   t.match(problems({ apps: { Shop_1: { hosts: ['a.b'], upstreams: up(1, 2) } } }), [/^apps\.Shop_1: app names are/])
-  t.match(problems({ apps: { shop: { hosts: ['http://shop.example.com'], upstreams: up(1, 2) } } }), [/^apps\.shop\.hosts\.0: must be a host name/])
+  t.match(problems({ apps: { shop: { hosts: ['http://shop.example.com'], upstreams: up(1, 2) } } }), [
+    /^apps\.shop\.hosts\.0: must be a host name/,
+  ])
   t.match(problems({ apps: { shop: { hosts: ['shop.example.com:8080'], upstreams: up(1, 2) } } }), [/^apps\.shop\.hosts\.0: /])
   t.match(problems({ apps: { shop: { hosts: ['*.com'], upstreams: up(1, 2) } } }), [/^apps\.shop\.hosts\.0: /])
   t.match(
-    problems({ apps: { shop: { hosts: ['x.example.com'], upstreams: up(1, 2) }, blog: { hosts: ['X.example.com'], upstreams: up(3, 4) } } }),
+    problems({
+      apps: { shop: { hosts: ['x.example.com'], upstreams: up(1, 2) }, blog: { hosts: ['X.example.com'], upstreams: up(3, 4) } },
+    }),
     [/^apps\.blog\.hosts\.0: x\.example\.com is also a host of app shop/],
   )
   t.match(problems({ apps: { shop: { hosts: [], upstreams: up(1, 2) } } }), [/^apps\.shop\.hosts: required/])
   t.same(problems({ apps: { shop: { hosts: [], upstreams: up(1, 2) } }, defaultApp: 'shop' }), [], 'the default app needs no hosts')
   t.match(problems({ apps: { shop: { hosts: ['a.b'], upstreams: up(1, 2) } }, defaultApp: 'blog' }), [/^defaultApp: "blog" is not an app/])
   t.match(problems({ upstreams: up(1, 2), defaultApp: 'shop' }), [/^defaultApp: the single-app shape/])
-  t.match(problems({ apps: { shop: { hosts: ['a.b'], upstreams: up(1, 2), autoRevert: { maxErrorRate: 3 } } } }), [/^apps\.shop\.autoRevert\.maxErrorRate: /])
+  t.match(problems({ apps: { shop: { hosts: ['a.b'], upstreams: up(1, 2), autoRevert: { maxErrorRate: 3 } } } }), [
+    /^apps\.shop\.autoRevert\.maxErrorRate: /,
+  ])
   t.match(problems({ apps: { shop: { hosts: ['a.b'], upstreams: up(1, 2), listen: { port: 1 } } } }), ['apps.shop.listen: unknown key'])
 })
 
@@ -84,7 +96,10 @@ t.test('host patterns', async (t) => {
 t.test('config/apps.yaml, the README example with three apps, is valid', async (t) => {
   const { loadConfig } = await import('../../src/config/index.js')
   const c = loadConfig(new URL('../../config/apps.yaml', import.meta.url).pathname, {})
-  t.same(c.apps.map((a) => a.name), ['shop', 'blog', 'api'])
+  t.same(
+    c.apps.map((a) => a.name),
+    ['shop', 'blog', 'api'],
+  )
   t.equal(c.defaultApp, 'blog')
   t.equal(c.apps[0].autoRevert.maxErrorRate, 0.01)
   t.equal(c.apps[2].initial.live, 'green')
@@ -100,8 +115,12 @@ t.test("defaults inside an app's own sections are filled in (smoke checks, hosts
 })
 
 t.test('mirroring and workers > 1 do not go together (yet): the config says so', async (t) => {
-  t.match(problems({ upstreams: up(1, 2), workers: 2, mirror: { percent: 10 } }), [/^mirror\.percent: mirroring is not available with workers > 1/])
-  t.match(problems({ apps: { shop: { hosts: ['a.b'], upstreams: up(1, 2), mirror: { percent: 5 } } }, workers: 'auto' }), [/^apps\.shop\.mirror\.percent: /])
+  t.match(problems({ upstreams: up(1, 2), workers: 2, mirror: { percent: 10 } }), [
+    /^mirror\.percent: mirroring is not available with workers > 1/,
+  ])
+  t.match(problems({ apps: { shop: { hosts: ['a.b'], upstreams: up(1, 2), mirror: { percent: 5 } } }, workers: 'auto' }), [
+    /^apps\.shop\.mirror\.percent: /,
+  ])
   t.same(problems({ upstreams: up(1, 2), workers: 2, mirror: { percent: 0 } }), [])
   t.same(problems({ upstreams: up(1, 2), workers: 1, mirror: { percent: 10 } }), [])
 })
@@ -119,5 +138,8 @@ t.test('healthCheck: off by default, per app merged over the top level, bad valu
   t.same(c.apps[0].healthCheck, { path: '/health', intervalMs: 1000, timeoutMs: 2000, unhealthyAfter: 5, healthyAfter: 2 })
   t.equal(c.apps[1].healthCheck.path, '/ready')
   t.equal(c.apps[1].healthCheck.intervalMs, 1000)
-  t.match(problems({ upstreams: up(1, 2), healthCheck: { path: 'health', unhealthyAfter: 0 } }).join('\n'), /healthCheck\.path[\s\S]*healthCheck\.unhealthyAfter|healthCheck\.unhealthyAfter[\s\S]*healthCheck\.path/)
+  t.match(
+    problems({ upstreams: up(1, 2), healthCheck: { path: 'health', unhealthyAfter: 0 } }).join('\n'),
+    /healthCheck\.path[\s\S]*healthCheck\.unhealthyAfter|healthCheck\.unhealthyAfter[\s\S]*healthCheck\.path/,
+  )
 })

@@ -24,7 +24,11 @@ t.test('a minimal config gets every default and is frozen', async (t) => {
   t.same(c.timeouts, { connectMs: 2000, headersMs: 30000, bodyMs: 30000, bodyIdleMs: 30000, tunnelIdleMs: 300000 })
   t.equal(c.autoRevert.maxErrorRate, 0.05)
   t.equal(c.shutdownGraceSeconds, 10)
-  t.same(c.apps.map((a) => a.name), ['default'], 'the single-app shape is one app named default')
+  t.same(
+    c.apps.map((a) => a.name),
+    ['default'],
+    'the single-app shape is one app named default',
+  )
   t.same(c.apps[0].hosts, [], 'that serves every host')
   t.equal(c.defaultApp, 'default')
   t.ok(Object.isFrozen(c) && Object.isFrozen(c.apps[0].upstreams.blue.targets))
@@ -60,7 +64,8 @@ t.test('a redis store gets its own defaults', async (t) => {
 
 t.test('files: YAML, JSON, environment overrides', async (t) => {
   const dir = t.testdir({
-    'a.yaml': 'upstreams:\n  blue: { targets: ["http://127.0.0.1:1"] }\n  green: { targets: ["http://127.0.0.1:2"] }\nadmin: { host: 0.0.0.0 }\n',
+    'a.yaml':
+      'upstreams:\n  blue: { targets: ["http://127.0.0.1:1"] }\n  green: { targets: ["http://127.0.0.1:2"] }\nadmin: { host: 0.0.0.0 }\n',
     'b.json': JSON.stringify({ upstreams }),
     'bad.yaml': 'upstreams: [unclosed\n',
     'list.yaml': '- 1\n- 2\n',
@@ -78,12 +83,18 @@ t.test('files: YAML, JSON, environment overrides', async (t) => {
   t.same(c.store, { type: 'redis', url: 'redis://127.0.0.1:6390', prefix: 'switchyard' })
   t.equal(loadConfig(undefined, { SWITCHYARD_CONFIG: join(dir, 'b.json') }).apps[0].upstreams.green.targets[0], 'http://127.0.0.1:3002')
   t.throws(() => loadConfig(join(dir, 'a.yaml'), {}), /admin\.token: required/)
-  t.throws(() => loadConfig(join(dir, 'a.yaml'), { ...env, SWITCHYARD_LISTEN_PORT: 'eighty' }), /SWITCHYARD_LISTEN_PORT: must be a port number/)
+  t.throws(
+    () => loadConfig(join(dir, 'a.yaml'), { ...env, SWITCHYARD_LISTEN_PORT: 'eighty' }),
+    /SWITCHYARD_LISTEN_PORT: must be a port number/,
+  )
   t.throws(() => loadConfig(join(dir, 'bad.yaml'), {}), /bad\.yaml: cannot parse/)
   t.throws(() => loadConfig(join(dir, 'list.yaml'), {}), /must hold a mapping/)
   t.throws(() => loadConfig(join(dir, 'missing.yaml'), {}), /missing\.yaml: cannot read: ENOENT/)
   t.throws(() => loadConfig(undefined, {}), /--config: required/)
-  writeFileSync(join(dir, 'c.yaml'), 'store: { type: file }\nupstreams:\n  blue: { targets: ["http://127.0.0.1:1"] }\n  green: { targets: ["http://127.0.0.1:2"] }\n')
+  writeFileSync(
+    join(dir, 'c.yaml'),
+    'store: { type: file }\nupstreams:\n  blue: { targets: ["http://127.0.0.1:1"] }\n  green: { targets: ["http://127.0.0.1:2"] }\n',
+  )
   t.equal(loadConfig(join(dir, 'c.yaml'), {}).store.type, 'file')
 })
 

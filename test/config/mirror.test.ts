@@ -21,7 +21,11 @@ t.test('mirror: defaults, top level merged into each app key by key, compare inc
     },
   })
   const [shop, blog] = many.apps
-  t.match(shop.mirror, { percent: 5, concurrency: 8, compare: { minSamples: 10, ignoreJsonFields: ['at'], maxMismatchRate: 0.05, enabled: true } }, 'an app changes one threshold, keeps the rest')
+  t.match(
+    shop.mirror,
+    { percent: 5, concurrency: 8, compare: { minSamples: 10, ignoreJsonFields: ['at'], maxMismatchRate: 0.05, enabled: true } },
+    'an app changes one threshold, keeps the rest',
+  )
   t.match(blog.mirror, { percent: 5, concurrency: 64, compare: { minSamples: 10, maxMismatchRate: 0.01 } })
 })
 

@@ -48,7 +48,12 @@ t.test('writes answer {changed, state, entry, converged} with the new ETag', asy
   t.equal(back.statusCode, 200)
   t.match(back.json(), { state: { live: 'blue', version: 3 }, entry: { action: 'rollback', actor: 'admin-api', reason: null } })
 
-  const canary = await app.inject({ method: 'PUT', url: '/v1/canary', headers: { 'if-match': '3' }, payload: { percent: 12.34, reason: 'try' } })
+  const canary = await app.inject({
+    method: 'PUT',
+    url: '/v1/canary',
+    headers: { 'if-match': '3' },
+    payload: { percent: 12.34, reason: 'try' },
+  })
   t.equal(canary.statusCode, 200)
   t.match(canary.json(), { state: { canary: 12.34, version: 4 }, entry: { action: 'canary', from: 0, to: 12.34 } })
   // 0.29 * 100 is 28.999999999999996 in floats: still two decimals.
@@ -62,7 +67,11 @@ t.test('cohorts: put, get, list in order, replace in place, delete', async (t) =
   const users = Array.from({ length: 50_000 }, (_, i) => `user-${i}`)
   const put = (name: string, payload: object) => app.inject({ method: 'PUT', url: `/v1/cohorts/${name}`, payload })
   t.equal((await put('beta', { color: 'green', match: { users } })).statusCode, 200)
-  const staff = await put('staff.team_1', { color: 'idle', match: { headers: { 'X-Staff': 'yes' }, cookies: { plan: 'pro' }, percent: 50.5 }, reason: 'dogfood' })
+  const staff = await put('staff.team_1', {
+    color: 'idle',
+    match: { headers: { 'X-Staff': 'yes' }, cookies: { plan: 'pro' }, percent: 50.5 },
+    reason: 'dogfood',
+  })
   t.equal(staff.statusCode, 200)
   t.match(staff.json().entry, { action: 'cohort', to: 'staff.team_1', reason: 'dogfood' })
 
@@ -73,12 +82,18 @@ t.test('cohorts: put, get, list in order, replace in place, delete', async (t) =
 
   t.equal((await put('beta', { color: 'live', match: { percent: 1 } })).statusCode, 200)
   const list = await app.inject('/v1/cohorts')
-  t.same(list.json().cohorts.map((c: { name: string; color: string }) => `${c.name}:${c.color}`), ['beta:live', 'staff.team_1:idle'])
+  t.same(
+    list.json().cohorts.map((c: { name: string; color: string }) => `${c.name}:${c.color}`),
+    ['beta:live', 'staff.team_1:idle'],
+  )
   t.equal(list.json().version, 4)
 
   const del = await app.inject({ method: 'DELETE', url: '/v1/cohorts/beta', headers: { 'content-type': 'application/json' } })
   t.equal(del.statusCode, 200)
-  t.same(del.json().state.cohorts.map((c: { name: string }) => c.name), ['staff.team_1'])
+  t.same(
+    del.json().state.cohorts.map((c: { name: string }) => c.name),
+    ['staff.team_1'],
+  )
   t.equal(del.headers.etag, '"5"')
 })
 
@@ -87,11 +102,20 @@ t.test('history: newest first, limit', async (t) => {
   for (const p of [1, 2, 3]) await app.inject({ method: 'PUT', url: '/v1/canary', payload: { percent: p, force: true } })
   await app.inject({ method: 'POST', url: '/v1/flip', payload: { force: true, reason: 'go' } })
   const all = (await app.inject('/v1/history')).json().entries
-  t.same(all.map((e: { version: number }) => e.version), [5, 4, 3, 2])
-  t.same(all.map((e: { action: string }) => e.action), ['flip', 'canary', 'canary', 'canary'])
+  t.same(
+    all.map((e: { version: number }) => e.version),
+    [5, 4, 3, 2],
+  )
+  t.same(
+    all.map((e: { action: string }) => e.action),
+    ['flip', 'canary', 'canary', 'canary'],
+  )
   t.match(all[0], { at: '2025-01-01T00:00:00.000Z', from: 'blue', to: 'green', actor: 'admin-api', reason: 'go' })
   const two = (await app.inject('/v1/history?limit=2')).json().entries
-  t.same(two.map((e: { version: number }) => e.version), [5, 4])
+  t.same(
+    two.map((e: { version: number }) => e.version),
+    [5, 4],
+  )
 })
 
 t.test('explain: the decision and why', async (t) => {
@@ -139,7 +163,18 @@ t.test('/docs/json is an OpenAPI document of the routes', async (t) => {
   t.equal(res.statusCode, 200)
   const doc = res.json()
   t.match(doc.openapi, /^3\./)
-  for (const p of ['/v1/state', '/v1/flip', '/v1/rollback', '/v1/canary', '/v1/cohorts', '/v1/cohorts/{name}', '/v1/history', '/v1/explain', '/healthz', '/readyz']) {
+  for (const p of [
+    '/v1/state',
+    '/v1/flip',
+    '/v1/rollback',
+    '/v1/canary',
+    '/v1/cohorts',
+    '/v1/cohorts/{name}',
+    '/v1/history',
+    '/v1/explain',
+    '/healthz',
+    '/readyz',
+  ]) {
     t.ok(doc.paths[p], `documents ${p}`)
   }
   t.notOk(doc.paths['/docs/json'], 'the document does not list itself')
@@ -149,9 +184,15 @@ t.test('/docs/json is an OpenAPI document of the routes', async (t) => {
 
 t.test('plugins share auth, error handling and the OpenAPI document', async (t) => {
   const plugin: FastifyPluginAsyncTypebox = async (app) => {
-    app.post('/v1/plugin/smoke', { schema: { body: Type.Object({ color: Type.Optional(Type.String({ enum: ['blue', 'green'] })) }, { additionalProperties: false }) } }, async (req) => ({
-      ran: req.body.color ?? 'idle',
-    }))
+    app.post(
+      '/v1/plugin/smoke',
+      {
+        schema: { body: Type.Object({ color: Type.Optional(Type.String({ enum: ['blue', 'green'] })) }, { additionalProperties: false }) },
+      },
+      async (req) => ({
+        ran: req.body.color ?? 'idle',
+      }),
+    )
     app.post('/v1/plugin/abort', async () => {
       throw new SwitchyardError('NO_ROLLOUT')
     })

@@ -22,18 +22,31 @@ t.test('writes need Content-Type: application/json (415), body or not', async (t
     t.same(res.json(), { error: { code: 'BAD_REQUEST', message: `${method} needs Content-Type: application/json (also without a body)` } })
   }
   t.equal(service.state.version, 1, 'nothing changed')
-  const ok = await app.inject({ method: 'POST', url: '/v1/flip', headers: { 'content-type': 'application/json; charset=utf-8' }, payload: '{"force":true}' })
+  const ok = await app.inject({
+    method: 'POST',
+    url: '/v1/flip',
+    headers: { 'content-type': 'application/json; charset=utf-8' },
+    payload: '{"force":true}',
+  })
   t.equal(ok.statusCode, 200, 'application/json with a charset is fine')
   const empty = await app.inject({ method: 'POST', url: '/v1/rollback', headers: json })
   t.equal(empty.statusCode, 200, 'an empty JSON write means "no options"')
   t.equal((await app.inject('/v1/state')).statusCode, 200, 'reads need no Content-Type')
 })
 
-t.test('an Origin other than the listener\'s own is refused (403 FORBIDDEN_ORIGIN)', async (t) => {
+t.test("an Origin other than the listener's own is refused (403 FORBIDDEN_ORIGIN)", async (t) => {
   const { app, service } = await adminFixture(t)
   for (const origin of ['https://evil.example', 'null', 'http://localhost:8080', 'http://127.0.0.1:9901']) {
-    for (const [method, url] of [['GET', '/v1/state'], ['POST', '/v1/flip']] as const) {
-      const res = await app.inject({ method, url, headers: { host: 'localhost:9901', origin, ...(method === 'POST' ? json : {}) }, payload: method === 'POST' ? { force: true } : undefined })
+    for (const [method, url] of [
+      ['GET', '/v1/state'],
+      ['POST', '/v1/flip'],
+    ] as const) {
+      const res = await app.inject({
+        method,
+        url,
+        headers: { host: 'localhost:9901', origin, ...(method === 'POST' ? json : {}) },
+        payload: method === 'POST' ? { force: true } : undefined,
+      })
       t.equal(res.statusCode, 403, `${method} from ${origin}: 403`)
       t.equal(res.json().error.code, 'FORBIDDEN_ORIGIN')
       t.match(res.json().error.message, origin)
@@ -48,9 +61,21 @@ t.test('an Origin other than the listener\'s own is refused (403 FORBIDDEN_ORIGI
 
 t.test('on a loopback listener, a Host that is not loopback is refused (DNS rebinding)', async (t) => {
   const { app, service } = await adminFixture(t)
-  for (const host of ['evil.example', 'evil.example:9901', '10.0.0.5:9901', 'localhost.evil.example', '127.0.0.1.nip.io:9901', '[::2]:9901']) {
+  for (const host of [
+    'evil.example',
+    'evil.example:9901',
+    '10.0.0.5:9901',
+    'localhost.evil.example',
+    '127.0.0.1.nip.io:9901',
+    '[::2]:9901',
+  ]) {
     // A rebound page is "same origin": its Origin matches its Host.
-    const res = await app.inject({ method: 'POST', url: '/v1/flip', headers: { host, origin: `http://${host}`, ...json }, payload: { force: true } })
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/flip',
+      headers: { host, origin: `http://${host}`, ...json },
+      payload: { force: true },
+    })
     t.equal(res.statusCode, 403, `Host ${host}: 403`)
     t.equal(res.json().error.code, 'FORBIDDEN_ORIGIN')
     t.match(res.json().error.message, /loopback/)
@@ -67,7 +92,10 @@ t.test('a listener that is not on loopback does not check Host (the token guards
   const { app } = await adminFixture(t, { token: TOKEN, adminHost: '0.0.0.0' })
   const res = await app.inject({ url: '/v1/state', headers: { host: 'router.internal:9901', authorization: `Bearer ${TOKEN}` } })
   t.equal(res.statusCode, 200)
-  const cross = await app.inject({ url: '/v1/state', headers: { host: 'router.internal:9901', origin: 'https://evil.example', authorization: `Bearer ${TOKEN}` } })
+  const cross = await app.inject({
+    url: '/v1/state',
+    headers: { host: 'router.internal:9901', origin: 'https://evil.example', authorization: `Bearer ${TOKEN}` },
+  })
   t.equal(cross.statusCode, 403, 'but a foreign Origin still is refused')
 })
 

@@ -24,7 +24,10 @@ t.test('a corrupt or unreadable file is an error naming the path', async (t) => 
   const dir = await tempDir(t)
   const path = join(dir, 'state.json')
   await writeFile(path, '{"state": {"version": 3, "live": "gre')
-  await t.rejects(createFileStore({ path }).load(), { code: 'STORE_UNAVAILABLE', message: new RegExp(`state file ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is corrupt \\(not JSON`) })
+  await t.rejects(createFileStore({ path }).load(), {
+    code: 'STORE_UNAVAILABLE',
+    message: new RegExp(`state file ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is corrupt \\(not JSON`),
+  })
 
   const wrongShape = join(dir, 'shape.json')
   await writeFile(wrongShape, JSON.stringify({ state: { version: 'x' }, history: [] }))
@@ -72,7 +75,11 @@ t.test('a failed write changes nothing', async (t) => {
   await mkdir(path)
   await writeFile(join(path, 'x'), 'x')
   await t.rejects(store.commit(stateV(3), entryV(3)), { code: 'STORE_UNAVAILABLE', message: /cannot write/ })
-  t.same((await store.history(10)).map((e) => e.version), [2], 'memory did not move on')
+  t.same(
+    (await store.history(10)).map((e) => e.version),
+    [2],
+    'memory did not move on',
+  )
   t.same((await readdir(dir)).sort(), ['state.json'], 'temp file removed')
   // Once the file can be written again, the next commit follows version 2.
   await rm(path, { recursive: true })

@@ -24,7 +24,14 @@ export class FakeSmoke implements SmokeGate {
       color,
       ok: this.ok,
       checks: [
-        { path: '/health', target: 'http://127.0.0.1:1', ok: this.ok, status: this.ok ? 200 : 500, error: this.ok ? null : 'status 500', ms: 1 },
+        {
+          path: '/health',
+          target: 'http://127.0.0.1:1',
+          ok: this.ok,
+          status: this.ok ? 200 : 500,
+          error: this.ok ? null : 'status 500',
+          ms: 1,
+        },
         { path: '/ready', target: 'http://127.0.0.1:1', ok: true, status: 200, error: null, ms: 1 },
       ],
     }
@@ -49,13 +56,25 @@ const quiet = { info: () => {}, warn: () => {}, error: () => {}, debug: () => {}
 /** An admin app over a file store in a temp dir; closed when the test ends. */
 export async function adminFixture(
   t: Test,
-  o: { token?: string; adminHost?: string; metricsPublic?: boolean; stickiness?: { header?: string; cookie?: string }; app?: AdminAppOptions; ready?: () => { ready: boolean; reasons: string[] }; store?: (s: StateStore) => StateStore } = {},
+  o: {
+    token?: string
+    adminHost?: string
+    metricsPublic?: boolean
+    stickiness?: { header?: string; cookie?: string }
+    app?: AdminAppOptions
+    ready?: () => { ready: boolean; reasons: string[] }
+    store?: (s: StateStore) => StateStore
+  } = {},
 ): Promise<AdminFixture> {
   const dir = await tempDir(t)
   const clock = fakeClock()
   const config = validateConfig({
     upstreams: { blue: { targets: ['http://127.0.0.1:3001'] }, green: { targets: ['http://127.0.0.1:3002'] } },
-    admin: { ...(o.token === undefined ? {} : { token: o.token }), ...(o.adminHost === undefined ? {} : { host: o.adminHost }), metricsPublic: o.metricsPublic ?? false },
+    admin: {
+      ...(o.token === undefined ? {} : { token: o.token }),
+      ...(o.adminHost === undefined ? {} : { host: o.adminHost }),
+      metricsPublic: o.metricsPublic ?? false,
+    },
     stickiness: o.stickiness ?? { header: 'x-user-id' },
     store: { type: 'file', path: join(dir, 'state.json') },
   })
@@ -79,7 +98,15 @@ export async function adminFixture(
   const appConfig = config.apps[0]
   const windows = new ErrorWindows({ windowSeconds: appConfig.autoRevert.windowSeconds, now: clock.now })
   service.on('change', windows.onChange)
-  const rollouts = new RolloutController({ service, windows, thresholds: appConfig.autoRevert, clock: clock.now, logger: quiet, smoke, shadow })
+  const rollouts = new RolloutController({
+    service,
+    windows,
+    thresholds: appConfig.autoRevert,
+    clock: clock.now,
+    logger: quiet,
+    smoke,
+    shadow,
+  })
   const handle: AppHandle = {
     name: appConfig.name,
     config: appConfig,

@@ -61,8 +61,15 @@ t.test('flip, flip to live, rollback', async (t) => {
   const back = await service.rollback({ ...actor, reason: 'bad' })
   t.match(back.state, { version: 3, live: 'blue', previous: 'green' })
   t.match(back.entry, { action: 'rollback', from: 'green', to: 'blue' })
-  t.same((await service.history(10)).map((e) => e.action), ['rollback', 'flip'])
-  t.same((await service.history(10)).map((e) => e.app), ['default', 'default'], 'entries carry the app')
+  t.same(
+    (await service.history(10)).map((e) => e.action),
+    ['rollback', 'flip'],
+  )
+  t.same(
+    (await service.history(10)).map((e) => e.app),
+    ['default', 'default'],
+    'entries carry the app',
+  )
   t.equal((await store.load())?.version, 3)
 })
 
@@ -104,7 +111,10 @@ t.test('canary: set, unchanged, gate only when going up from 0', async (t) => {
 t.test('smoke failure refuses the flip and the canary; force bypasses', async (t) => {
   const { service, smoke, events, store } = await setup(t)
   smoke.ok = false
-  const err = await service.flip(actor).then(() => null, (e: SwitchyardError) => e)
+  const err = await service.flip(actor).then(
+    () => null,
+    (e: SwitchyardError) => e,
+  )
   t.equal(err?.code, 'SMOKE_FAILED')
   t.equal(err?.status, 409)
   t.match(err?.message, /green/)
@@ -125,7 +135,10 @@ t.test('smoke failure refuses the flip and the canary; force bypasses', async (t
 t.test('If-Match: stale version is 412 and changes nothing', async (t) => {
   const { service, events, store, smoke } = await setup(t)
   await service.setCanary(5, actor)
-  const err = await service.setCanary(10, { ...actor, ifMatch: 1 }).then(() => null, (e: SwitchyardError) => e)
+  const err = await service.setCanary(10, { ...actor, ifMatch: 1 }).then(
+    () => null,
+    (e: SwitchyardError) => e,
+  )
   t.equal(err?.code, 'VERSION_MISMATCH')
   t.equal(err?.status, 412)
   t.match(err?.details, { version: 2 })
@@ -144,10 +157,16 @@ t.test('cohorts: add, replace in place, remove, NOT_FOUND', async (t) => {
   await service.putCohort({ name: 'beta', color: 'green', match: { users: ['u1'] } }, actor)
   await service.putCohort({ name: 'staff', color: 'idle', match: { headers: { 'x-staff': '1' } } }, actor)
   const r = await service.putCohort({ name: 'beta', color: 'live', match: { percent: 5 } }, actor)
-  t.same(r.state.cohorts.map((c) => `${c.name}:${c.color}`), ['beta:live', 'staff:idle'])
+  t.same(
+    r.state.cohorts.map((c) => `${c.name}:${c.color}`),
+    ['beta:live', 'staff:idle'],
+  )
   t.match(r.entry, { action: 'cohort', from: 'beta', to: 'beta', detail: { op: 'replace' } })
   const rm = await service.removeCohort('beta', actor)
-  t.same(rm.state.cohorts.map((c) => c.name), ['staff'])
+  t.same(
+    rm.state.cohorts.map((c) => c.name),
+    ['staff'],
+  )
   await t.rejects(service.removeCohort('beta', actor), { code: 'NOT_FOUND', status: 404 })
   t.equal(service.state.version, 5)
 })
@@ -158,7 +177,25 @@ t.test('ROLLOUT_ACTIVE while a rollout owns the canary', async (t) => {
   const r = await service.update(
     (s) => {
       const c = setCanary(s, { at: now, actor: 'rollout', reason: null }, 10, 'rollout')
-      return c && { ...c, state: { ...c.state, rollout: { id: 'r1', color: 'green', steps: [{ percent: 10, holdSeconds: 60 }], autoPromote: false, stepIndex: 0, status: 'running', stepStartedAt: now, heldMs: 0, startedAt: now } } }
+      return (
+        c && {
+          ...c,
+          state: {
+            ...c.state,
+            rollout: {
+              id: 'r1',
+              color: 'green',
+              steps: [{ percent: 10, holdSeconds: 60 }],
+              autoPromote: false,
+              stepIndex: 0,
+              status: 'running',
+              stepStartedAt: now,
+              heldMs: 0,
+              startedAt: now,
+            },
+          },
+        }
+      )
     },
     { actor: 'rollout' },
   )
@@ -182,26 +219,39 @@ t.test('conflict with another writer: reload, re-run on the fresh state', async 
 
   // Our own auto-revert: the transition sees the revert done and does nothing.
   let runs = 0
-  const r = await service.update((s) => {
-    runs++
-    return s.canary > 0 ? setCanary(s, { at: 'y', actor: 'auto-revert', reason: 'breach' }, 0, 'auto-revert') : null
-  }, { actor: 'auto-revert' })
+  const r = await service.update(
+    (s) => {
+      runs++
+      return s.canary > 0 ? setCanary(s, { at: 'y', actor: 'auto-revert', reason: 'breach' }, 0, 'auto-revert') : null
+    },
+    { actor: 'auto-revert' },
+  )
   t.equal(runs, 2)
   t.equal(r.changed, false)
   t.equal(r.state.version, 3)
   t.equal(runtime.state.version, 3, 'the fresh state was applied')
-  t.same(events.map((e) => e.entry?.actor ?? null), ['test', null], 'the remote change was announced without an entry')
+  t.same(
+    events.map((e) => e.entry?.actor ?? null),
+    ['test', null],
+    'the remote change was announced without an entry',
+  )
   t.same((await store.history(10)).filter((e) => e.action === 'auto-revert').length, 1, 'reverted once')
 
   // A write that still makes sense is re-applied on top of the fresh state.
   const beta = await store.load()
-  await store.commit({ ...beta!, version: 4, cohorts: [{ name: 'x', color: 'green', match: {} }] }, { at: 'z', version: 4, action: 'cohort', from: null, to: 'x', actor: 'other', reason: null })
+  await store.commit(
+    { ...beta!, version: 4, cohorts: [{ name: 'x', color: 'green', match: {} }] },
+    { at: 'z', version: 4, action: 'cohort', from: null, to: 'x', actor: 'other', reason: null },
+  )
   const c = await service.setCanary(3, { ...actor, force: true })
   t.match(c.state, { version: 5, canary: 3, cohorts: [{ name: 'x' }] })
 
   // With If-Match, a conflict is a 412 (but the state is refreshed).
   const s = await store.load()
-  await store.commit({ ...s!, version: 6, canary: 4 }, { at: 'z', version: 6, action: 'canary', from: 3, to: 4, actor: 'other', reason: null })
+  await store.commit(
+    { ...s!, version: 6, canary: 4 },
+    { at: 'z', version: 6, action: 'canary', from: 3, to: 4, actor: 'other', reason: null },
+  )
   await t.rejects(service.setCanary(7, { ...actor, ifMatch: 5 }), { code: 'VERSION_MISMATCH' })
   t.equal(service.state.version, 6)
   t.equal(service.state.canary, 4)
@@ -218,9 +268,12 @@ t.test('conflict retries are bounded', async (t) => {
       },
     }),
   })
-  await t.rejects(service.update((s) => setCanary(s, { at: 'a', actor: 'x', reason: null }, 5), { actor: 'x', retries: 2 }), {
-    code: 'VERSION_MISMATCH',
-  })
+  await t.rejects(
+    service.update((s) => setCanary(s, { at: 'a', actor: 'x', reason: null }, 5), { actor: 'x', retries: 2 }),
+    {
+      code: 'VERSION_MISMATCH',
+    },
+  )
   t.equal(commits, 3)
   t.equal(service.state.version, 1)
 })
@@ -248,7 +301,10 @@ t.test('writes are serialized: concurrent writes get consecutive versions', asyn
   const results = await Promise.all(
     Array.from({ length: 10 }, (_, i) => service.putCohort({ name: `c${i}`, color: 'green', match: {} }, actor)),
   )
-  t.same(results.map((r) => r.state.version).sort((a, b) => a - b), [2, 3, 4, 5, 6, 7, 8, 9, 10, 11])
+  t.same(
+    results.map((r) => r.state.version).sort((a, b) => a - b),
+    [2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+  )
   t.equal(service.state.cohorts.length, 10)
   t.equal((await store.history(100)).length, 10)
 })
@@ -309,7 +365,10 @@ t.test('a router that cannot mirror refuses a mirror percent above 0, and accept
   const dir = await tempDir(t)
   const store = createFileStore({ path: `${dir}/state.json` })
   t.teardown(() => store.close())
-  const runtime = new Runtime(await loadOrInit(store, 'blue', () => 0), { stickiness: { header: null, cookie: null }, overrides: { enabled: false, secret: null } })
+  const runtime = new Runtime(await loadOrInit(store, 'blue', () => 0), {
+    stickiness: { header: null, cookie: null },
+    overrides: { enabled: false, secret: null },
+  })
   const service = new StateService({ store, runtime, clock: () => 0, mirrorUnavailable: 'not with workers' })
   await t.rejects(service.setMirror(10, { actor: 't' }), { code: 'BAD_REQUEST', message: 'not with workers' })
   t.equal(service.state.version, 1, 'nothing changed')

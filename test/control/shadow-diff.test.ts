@@ -20,7 +20,10 @@ t.test('JSON bodies are compared as values, ignored fields at any depth', async 
 
 t.test('status, content-type and listed headers; secrets redacted', async (t) => {
   const a = json({ ok: true }, 200, { etag: '"1"', 'set-cookie': 'sid=secret1' })
-  const b = { ...json({ ok: true }, 500, { etag: '"2"', 'set-cookie': 'sid=secret2' }), headers: { 'content-type': 'text/html', etag: '"2"', 'set-cookie': 'sid=secret2' } }
+  const b = {
+    ...json({ ok: true }, 500, { etag: '"2"', 'set-cookie': 'sid=secret2' }),
+    headers: { 'content-type': 'text/html', etag: '"2"', 'set-cookie': 'sid=secret2' },
+  }
   const r = compareAnswers(a, b, { headers: ['etag', 'set-cookie'], ignoreJsonFields: new Set() })
   t.equal(r.verdict, 'mismatch')
   t.equal(r.diff[0], 'status: 200 → 500')
@@ -46,7 +49,14 @@ t.test('other bodies byte for byte, with short excerpts; bodies over the limit a
 
 t.test('jsonDiff: arrays, absent fields, types, odd keys, limit', async (t) => {
   const out: string[] = []
-  jsonDiff({ a: [1, 2], b: 1, 'odd key': { x: 'long '.repeat(20) }, n: null }, { a: [1, 2, 3], c: 2, 'odd key': { x: 's' }, n: { deep: 1 } }, new Set(), '$', out, 10)
+  jsonDiff(
+    { a: [1, 2], b: 1, 'odd key': { x: 'long '.repeat(20) }, n: null },
+    { a: [1, 2, 3], c: 2, 'odd key': { x: 's' }, n: { deep: 1 } },
+    new Set(),
+    '$',
+    out,
+    10,
+  )
   t.same(out, [
     '$.a: length 2 → 3',
     '$.b: 1 → (absent)',
@@ -55,7 +65,14 @@ t.test('jsonDiff: arrays, absent fields, types, odd keys, limit', async (t) => {
     '$.c: (absent) → 2',
   ])
   const many: string[] = []
-  jsonDiff(Array.from({ length: 30 }, (_, i) => i), Array.from({ length: 30 }, (_, i) => i + 1), new Set(), '$', many, 5)
+  jsonDiff(
+    Array.from({ length: 30 }, (_, i) => i),
+    Array.from({ length: 30 }, (_, i) => i + 1),
+    new Set(),
+    '$',
+    many,
+    5,
+  )
   t.equal(many.length, 5, 'stops at the limit')
   const r = compareAnswers(json(Array.from({ length: 30 }, (_, i) => i)), json(Array.from({ length: 30 }, (_, i) => -i - 1)), none)
   t.equal(r.diff.length, 11, 'ten lines and a marker')

@@ -12,12 +12,27 @@ function recorder(compare: Record<string, unknown> = {}) {
   })
   let live: Color = 'blue'
   const tally = { sent: 0, dropped: 0, error: 0, match: 0, mismatch: 0, skipped: 0 }
-  const r = new ShadowRecorder({ settings: config.apps[0].mirror, clock: () => Date.parse('2026-01-01T00:00:00Z'), live: () => live, tally })
+  const r = new ShadowRecorder({
+    settings: config.apps[0].mirror,
+    clock: () => Date.parse('2026-01-01T00:00:00Z'),
+    live: () => live,
+    tally,
+  })
   return { r, tally, setLive: (c: Color) => (live = c) }
 }
 
-const answer = (price: number, ts = 1) => ({ status: 200, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify({ price, ts })) })
-const pair = (url: string, idlePrice: number, idle: Color = 'green'): ShadowPair => ({ method: 'GET', url, idle, live: answer(10, 1), idleAnswer: answer(idlePrice, 2) })
+const answer = (price: number, ts = 1) => ({
+  status: 200,
+  headers: { 'content-type': 'application/json' },
+  body: Buffer.from(JSON.stringify({ price, ts })),
+})
+const pair = (url: string, idlePrice: number, idle: Color = 'green'): ShadowPair => ({
+  method: 'GET',
+  url,
+  idle,
+  live: answer(10, 1),
+  idleAnswer: answer(idlePrice, 2),
+})
 
 t.test('counts, rate by route, recent mismatches, the gate', async (t) => {
   const { r, tally } = recorder()
@@ -32,7 +47,18 @@ t.test('counts, rate by route, recent mismatches, the gate', async (t) => {
   t.doesNotThrow(() => r.check('green'))
   r.answers(pair('/api/items', 10))
   const rep = r.report(5)
-  t.match(rep, { percent: 5, samples: 4, matches: 3, mismatches: 1, skipped: 1, errors: 1, dropped: 1, sent: 1, mismatchRate: 0.25, refusing: false })
+  t.match(rep, {
+    percent: 5,
+    samples: 4,
+    matches: 3,
+    mismatches: 1,
+    skipped: 1,
+    errors: 1,
+    dropped: 1,
+    sent: 1,
+    mismatchRate: 0.25,
+    refusing: false,
+  })
   t.same(rep.routes[0], { route: 'GET /api/price/:id', samples: 2, mismatches: 1, mismatchRate: 0.5 }, 'worst route first')
   t.same(rep.recent[0], {
     at: '2026-01-01T00:00:00.000Z',
@@ -53,7 +79,14 @@ t.test('counts, rate by route, recent mismatches, the gate', async (t) => {
     err = e
   }
   t.ok(isSwitchyardError(err) && err.code === 'SHADOW_MISMATCH', 'SHADOW_MISMATCH')
-  t.match((err as { details: unknown }).details, { color: 'green', samples: 5, mismatches: 2, mismatchRate: 0.4, maxMismatchRate: 0.25, minSamples: 4 })
+  t.match((err as { details: unknown }).details, {
+    color: 'green',
+    samples: 5,
+    mismatches: 2,
+    mismatchRate: 0.4,
+    maxMismatchRate: 0.25,
+    minSamples: 4,
+  })
   t.doesNotThrow(() => r.check('blue'), 'nothing to say about the live color')
   r.reset()
   t.match(r.report(5), { samples: 0, mismatches: 0, sent: 0, routes: [], recent: [] })
@@ -78,10 +111,15 @@ t.test('bounded: 200 routes then other, 50 recent', async (t) => {
   for (let i = 0; i < MAX_ROUTES + 20; i++) r.answers(pair(`/r${i}`, 11))
   const rep = r.report(1)
   t.equal(rep.routes.length, MAX_ROUTES + 1)
-  t.match(rep.routes.find((x) => x.route === 'other'), { samples: 20 })
+  t.match(
+    rep.routes.find((x) => x.route === 'other'),
+    { samples: 20 },
+  )
   t.equal(rep.recent.length, RECENT_MISMATCHES)
   t.equal(rep.recent[0].path, `/r${MAX_ROUTES + 19}`, 'newest first')
-  r.reconfigure(validateConfig({ upstreams: { blue: { targets: ['http://127.0.0.1:1'] }, green: { targets: ['http://127.0.0.1:2'] } } }).apps[0].mirror)
+  r.reconfigure(
+    validateConfig({ upstreams: { blue: { targets: ['http://127.0.0.1:1'] }, green: { targets: ['http://127.0.0.1:2'] } } }).apps[0].mirror,
+  )
   t.equal(r.report(1).minSamples, 50, 'a reload replaces the settings, counters carry on')
   t.equal(r.report(1).samples, MAX_ROUTES + 20)
 })

@@ -29,7 +29,10 @@ t.test('close(graceMs) lets a slow in-flight request finish, then resolves', asy
   t.ok(closed)
   t.equal(s.dp.inFlight(), 0)
   await s.recorder.until(1)
-  t.same(s.recorder.calls.map((c) => c.status), [200])
+  t.same(
+    s.recorder.calls.map((c) => c.status),
+    [200],
+  )
 })
 
 t.test('close on a keep-alive connection that is mid-response still resolves quickly', async (t) => {
@@ -78,7 +81,14 @@ t.test('close(graceMs) cuts what is left after the grace', async (t) => {
   t.pass('the upgraded socket is closed')
   t.equal(s.dp.inFlight(), 0)
   await s.recorder.until(2)
-  t.same(s.recorder.calls.map((c) => [c.status, c.kind]).sort(), [[101, null], [499, null]], 'the tunnel and the cut request are reported')
+  t.same(
+    s.recorder.calls.map((c) => [c.status, c.kind]).sort(),
+    [
+      [101, null],
+      [499, null],
+    ],
+    'the tunnel and the cut request are reported',
+  )
 })
 
 t.test('close is idempotent and listen after close fails', async (t) => {

@@ -16,7 +16,10 @@ t.test('502 with a JSON error when the color has no reachable target', async (t)
   t.type(r.json().error.message, 'string')
   t.same(s.targets().blue, [{ url: dead, up: false }], 'the target is marked down')
   await s.recorder.until(1)
-  t.same(s.recorder.calls.map((c) => [c.color, c.status, c.kind]), [['blue', 502, 'connect']])
+  t.same(
+    s.recorder.calls.map((c) => [c.color, c.status, c.kind]),
+    [['blue', 502, 'connect']],
+  )
 
   // While it is down and another request probes it, the rest fail fast.
   const again = await request(`${s.url}/`)
@@ -41,7 +44,10 @@ t.test('fails over to the next target when one refuses connections', async (t) =
   ])
   t.equal(extra.requests.length, 4)
   await s.recorder.until(4)
-  t.ok(s.recorder.calls.every((c) => c.status === 200 && c.kind === null), 'failover is not an error')
+  t.ok(
+    s.recorder.calls.every((c) => c.status === 200 && c.kind === null),
+    'failover is not an error',
+  )
 })
 
 t.test('a POST with a body is not retried on another target', async (t) => {
@@ -112,7 +118,10 @@ t.test('504 when the upstream does not send headers in time', async (t) => {
   t.equal(r.status, 504)
   t.equal(r.json().error.code, 'UPSTREAM_TIMEOUT')
   await s.recorder.until(1)
-  t.same(s.recorder.calls.map((c) => [c.color, c.status, c.kind]), [['blue', 504, 'timeout']])
+  t.same(
+    s.recorder.calls.map((c) => [c.color, c.status, c.kind]),
+    [['blue', 504, 'timeout']],
+  )
   t.equal(s.targets().blue[0].up, true, 'a slow target is not a dead one')
 })
 
@@ -137,7 +146,10 @@ t.test('an upstream reset after the headers cuts the client response', async (t)
   )
   t.ok(err !== null, 'the client sees an aborted response, not a complete one')
   await s.recorder.until(1)
-  t.same(s.recorder.calls.map((c) => [c.status, c.kind]), [[200, 'reset']])
+  t.same(
+    s.recorder.calls.map((c) => [c.status, c.kind]),
+    [[200, 'reset']],
+  )
   // The proxy and the target still serve.
   t.equal((await request(`${s.url}/`)).status, 200)
 })
@@ -155,5 +167,8 @@ t.test('an upstream that closes without answering gives 502 reset', async (t) =>
   const r = await request(`${s.url}/`, { method: 'POST', body: 'x' })
   t.equal(r.status, 502)
   await s.recorder.until(1)
-  t.same(s.recorder.calls.map((c) => [c.status, c.kind]), [[502, 'reset']])
+  t.same(
+    s.recorder.calls.map((c) => [c.status, c.kind]),
+    [[502, 'reset']],
+  )
 })

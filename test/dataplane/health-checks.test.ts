@@ -34,11 +34,16 @@ t.test('a reload keeps the verdicts, switching checks off stops them and clears 
   // Five reloads with the same settings: the verdict carries on, and only one prober runs.
   for (let i = 0; i < 5; i++) dp.setApps({ apps: [app(CHECK)], defaultApp: 'default' })
   t.equal(green().check?.up, false, 'the verdict survives a reload that keeps the target set')
-  await waitFor('the new prober checks', async () => {
-    const before = checks()
-    await sleep(200)
-    return checks() > before
-  }, 10_000, 0)
+  await waitFor(
+    'the new prober checks',
+    async () => {
+      const before = checks()
+      await sleep(200)
+      return checks() > before
+    },
+    10_000,
+    0,
+  )
 
   dp.setApps({ apps: [app(undefined)], defaultApp: 'default' })
   t.same(green(), { url: dead, up: true }, 'checks off: the verdict is cleared and no check state is shown')

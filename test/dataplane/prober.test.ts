@@ -24,7 +24,6 @@ function build(results: Map<string, CheckResult>) {
   return { blue, green, prober, transitions }
 }
 
-
 t.test('down after unhealthyAfter failures in a row, up after healthyAfter passes', async (t) => {
   const results = new Map<string, CheckResult>([['http://127.0.0.1:1', 'ECONNREFUSED']])
   const { blue, prober, transitions } = build(results)
@@ -51,7 +50,10 @@ t.test('down after unhealthyAfter failures in a row, up after healthyAfter passe
   await prober.round()
   t.equal(dead.check.down, false, 'second pass: up')
   t.equal(dead.up, true)
-  t.same(transitions, [['http://127.0.0.1:1', false], ['http://127.0.0.1:1', true]])
+  t.same(transitions, [
+    ['http://127.0.0.1:1', false],
+    ['http://127.0.0.1:1', true],
+  ])
   t.equal(blue.targets[1].check.failures, 0, 'the healthy target never failed')
   t.ok(blue.targets[1].check.checkedAt > 0, 'the healthy target was checked')
 })

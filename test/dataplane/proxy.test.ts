@@ -98,7 +98,10 @@ t.test('upstream status codes and Set-Cookie headers pass through', async (t) =>
   const cookies = setCookies(r)
   t.ok(cookies.includes('up=1; Path=/'), 'upstream cookie kept')
   t.ok(cookies.includes('up2=2; Path=/'), 'second upstream cookie kept')
-  t.ok(cookies.some((c) => c.startsWith('switchyard-id=')), 'id cookie appended')
+  t.ok(
+    cookies.some((c) => c.startsWith('switchyard-id=')),
+    'id cookie appended',
+  )
   t.equal(cookies.length, 3)
   const r2 = await request(`${s.url}/status/503`)
   t.equal(r2.status, 503)
@@ -120,7 +123,10 @@ t.test('observer hears of each request once with its color and status', async (t
       ['green', 404, null],
     ],
   )
-  t.ok(s.recorder.calls.every((c) => c.seconds >= 0), 'durations are non-negative')
+  t.ok(
+    s.recorder.calls.every((c) => c.seconds >= 0),
+    'durations are non-negative',
+  )
   t.equal(s.dp.inFlight(), 0)
 })
 
@@ -147,7 +153,10 @@ t.test('HEAD, 204 and absolute-form targets', async (t) => {
 t.test('access log: one entry per request with method, url, status, color, cohort, time and client', async (t) => {
   const entries: import('../../src/dataplane/index.js').AccessLogEntry[] = []
   const s = await setup(t, {
-    dp: { accessLog: (e) => void entries.push(e), limits: { ...LIMITS, maxHeaderBytes: 16384, maxBodyBytes: 10, keepAliveTimeoutMs: 5000, connectionsPerTarget: 8 } },
+    dp: {
+      accessLog: (e) => void entries.push(e),
+      limits: { ...LIMITS, maxHeaderBytes: 16384, maxBodyBytes: 10, keepAliveTimeoutMs: 5000, connectionsPerTarget: 8 },
+    },
     state: { cohorts: [{ name: 'staff', color: 'green', match: { headers: { 'x-staff': '1' } } }] },
   })
   t.equal((await request(`${s.url}/a?b=1`)).status, 200)
@@ -159,6 +168,12 @@ t.test('access log: one entry per request with method, url, status, color, cohor
     { method: 'GET', url: '/staff', status: 200, color: 'green', cohort: 'staff' },
     { method: 'POST', url: '/upload', status: 413, color: 'blue' },
   ])
-  t.ok(entries.every((e) => typeof e.ms === 'number' && e.ms >= 0), 'durations in ms')
-  t.ok(entries.every((e) => e.app === 'default'), 'each entry names the app')
+  t.ok(
+    entries.every((e) => typeof e.ms === 'number' && e.ms >= 0),
+    'durations in ms',
+  )
+  t.ok(
+    entries.every((e) => e.app === 'default'),
+    'each entry names the app',
+  )
 })

@@ -99,7 +99,10 @@ t.test('a client that goes away while waiting aborts the upstream request', asyn
   await s.blue.abandoned('gone')
   t.pass('the upstream request was aborted')
   await s.recorder.until(1)
-  t.same(s.recorder.calls.map((c) => [c.status, c.kind]), [[499, null]])
+  t.same(
+    s.recorder.calls.map((c) => [c.status, c.kind]),
+    [[499, null]],
+  )
   t.equal(s.dp.inFlight(), 0)
 })
 

@@ -58,7 +58,10 @@ t.test('an upgrade is tunnelled to the routed color and echoes bytes both ways',
   t.equal(echoed.toString(), payload.toString())
 
   await s.recorder.until(1)
-  t.same(s.recorder.calls.map((c) => [c.color, c.status, c.kind]), [['blue', 101, null]])
+  t.same(
+    s.recorder.calls.map((c) => [c.color, c.status, c.kind]),
+    [['blue', 101, null]],
+  )
   t.equal(s.dp.inFlight(), 0, 'tunnels are not requests in flight')
 })
 
@@ -78,7 +81,10 @@ t.test('an upgrade to a color without a reachable target gets 502', async (t) =>
   t.teardown(() => u.socket.destroy())
   t.equal(u.status, 502)
   await s.recorder.until(1)
-  t.same(s.recorder.calls.map((c) => [c.status, c.kind]), [[502, 'connect']])
+  t.same(
+    s.recorder.calls.map((c) => [c.status, c.kind]),
+    [[502, 'connect']],
+  )
   t.equal(s.targets().blue[0].up, false)
 })
 

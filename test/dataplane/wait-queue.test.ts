@@ -11,7 +11,10 @@ class W implements Waiter {
   waitNext: Waiter | null = null
   waitSince = -1
   expired = 0
-  constructor(readonly name: string, readonly log: string[]) {}
+  constructor(
+    readonly name: string,
+    readonly log: string[],
+  ) {}
   waitExpired(): void {
     this.expired++
     this.log.push(this.name)

@@ -77,7 +77,10 @@ t.test('promtool parses every dashboard query (Grafana variables filled in)', as
     record: `switchyard_dashboard:query_${n}`,
     expr: q.expr.replace(/\$__\w+/g, '5m').replace(/\$app\b/g, '.+'),
   }))
-  t.notOk(rules.some((r) => r.expr.includes('$')), 'every Grafana variable is filled in')
+  t.notOk(
+    rules.some((r) => r.expr.includes('$')),
+    'every Grafana variable is filled in',
+  )
   const dir = mkdtempSync(join(tmpdir(), 'switchyard-dashboard-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   writeFileSync(join(dir, 'dashboard.rules.yaml'), stringify({ groups: [{ name: 'dashboard', rules }] }))

@@ -101,13 +101,19 @@ t.test('what issue 12 asks for: live color, canary and mirror %, req/s, errors, 
   for (const [title, re] of want) {
     const exprs = exprsOf(title)
     t.ok(exprs.length > 0, `panel "${title}"`)
-    t.ok(exprs.some((e) => re.test(e)), `${title}: ${re}`)
+    t.ok(
+      exprs.some((e) => re.test(e)),
+      `${title}: ${re}`,
+    )
   }
 })
 
 t.test('annotations: flips and auto-reverts as Prometheus queries', async (t) => {
   const list: any[] = dash.annotations.list
-  for (const [name, metric] of [['Flips', 'switchyard_flips_total'], ['Auto-reverts', 'switchyard_auto_reverts_total']]) {
+  for (const [name, metric] of [
+    ['Flips', 'switchyard_flips_total'],
+    ['Auto-reverts', 'switchyard_auto_reverts_total'],
+  ]) {
     const a = list.find((x) => x.name === name)
     t.ok(a, `annotation ${name}`)
     if (a === undefined) continue

@@ -57,7 +57,9 @@ for (const set of sets) {
     t.ok(container, 'a switchyard container')
 
     // The config the pod reads, validated as the router would (the token comes from the Secret)
-    const mount = container.volumeMounts.find((m: Obj) => pod.volumes.find((v: Obj) => v.name === m.name)?.configMap?.name === cm.metadata.name)
+    const mount = container.volumeMounts.find(
+      (m: Obj) => pod.volumes.find((v: Obj) => v.name === m.name)?.configMap?.name === cm.metadata.name,
+    )
     t.ok(mount, 'the ConfigMap is mounted')
     const configPath = container.args[container.args.indexOf('--config') + 1]
     t.equal(configPath, `${mount.mountPath}/config.yaml`, 'the --config path is the mounted ConfigMap key')
@@ -92,17 +94,28 @@ for (const set of sets) {
 
     // Shutdown: the grace period covers the preStop pause and the router's drain
     const preStop = Number(container.lifecycle?.preStop?.exec?.command?.at(-1) ?? 0)
-    t.ok(pod.terminationGracePeriodSeconds > preStop + config.shutdownGraceSeconds,
-      `terminationGracePeriodSeconds (${pod.terminationGracePeriodSeconds}) > preStop (${preStop}) + shutdownGraceSeconds (${config.shutdownGraceSeconds})`)
+    t.ok(
+      pod.terminationGracePeriodSeconds > preStop + config.shutdownGraceSeconds,
+      `terminationGracePeriodSeconds (${pod.terminationGracePeriodSeconds}) > preStop (${preStop}) + shutdownGraceSeconds (${config.shutdownGraceSeconds})`,
+    )
 
     // Read-only root: everything the router writes is on a mounted volume
     t.equal(container.securityContext.readOnlyRootFilesystem, true, 'readOnlyRootFilesystem')
     t.equal(pod.securityContext.runAsNonRoot, true, 'runAsNonRoot')
-    const written = [config.store.type === 'file' ? config.store.path : config.store.cachePath].filter((p): p is string => typeof p === 'string')
+    const written = [config.store.type === 'file' ? config.store.path : config.store.cachePath].filter(
+      (p): p is string => typeof p === 'string',
+    )
     for (const p of written) {
-      t.ok(container.volumeMounts.some((m: Obj) => !m.readOnly && p.startsWith(`${m.mountPath}/`)), `${p} is on a writable volume`)
+      t.ok(
+        container.volumeMounts.some((m: Obj) => !m.readOnly && p.startsWith(`${m.mountPath}/`)),
+        `${p} is on a writable volume`,
+      )
     }
-    for (const m of container.volumeMounts) t.ok(pod.volumes.some((v: Obj) => v.name === m.name), `volume ${m.name} exists`)
+    for (const m of container.volumeMounts)
+      t.ok(
+        pod.volumes.some((v: Obj) => v.name === m.name),
+        `volume ${m.name} exists`,
+      )
 
     // Service → container ports by name; PDB and Service select the pods
     const labels = dep.spec.template.metadata.labels
@@ -130,7 +143,10 @@ for (const set of sets) {
       const url = new URL(config.store.url)
       const redis = objs.find((o) => o.kind === 'Service' && o.metadata.name === url.hostname)
       t.ok(redis, `a Service named ${url.hostname} (store.url)`)
-      t.ok(redis?.spec.ports.some((p: Obj) => p.port === Number(url.port || 6379)), `it serves port ${url.port || 6379}`)
+      t.ok(
+        redis?.spec.ports.some((p: Obj) => p.port === Number(url.port || 6379)),
+        `it serves port ${url.port || 6379}`,
+      )
     }
   })
 }

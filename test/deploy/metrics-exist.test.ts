@@ -128,7 +128,10 @@ t.test('every label a query uses exists on its metric', async (t) => {
     // by/on/… apply to sub-expressions: a label must exist on one of the query's metrics.
     const metrics = [...new Set(q.names.selectors.map((s) => s.metric))]
     for (const l of new Set(q.names.grouping)) {
-      t.ok(metrics.some((m) => allowed(l, m)), `${q.where}: grouping label ${l} exists on one of ${metrics.join(', ')}`)
+      t.ok(
+        metrics.some((m) => allowed(l, m)),
+        `${q.where}: grouping label ${l} exists on one of ${metrics.join(', ')}`,
+      )
     }
   }
 })

@@ -17,19 +17,44 @@ t.test('promqlNames finds metrics, their matcher labels and the grouping labels'
     ],
     [
       'sum(rate(a_total[1m]) * on (app, color) group_left () max by (app, color) (b{x="}{,\\"y"}))',
-      { selectors: [{ metric: 'a_total', labels: [] }, { metric: 'b', labels: ['x'] }], grouping: ['app', 'color', 'app', 'color'] },
+      {
+        selectors: [
+          { metric: 'a_total', labels: [] },
+          { metric: 'b', labels: ['x'] },
+        ],
+        grouping: ['app', 'color', 'app', 'color'],
+      },
     ],
     [
       'sum by (app) (x_total unless x_total offset 15m) > 0 or vector(0)',
-      { selectors: [{ metric: 'x_total', labels: [] }, { metric: 'x_total', labels: [] }], grouping: ['app'] },
+      {
+        selectors: [
+          { metric: 'x_total', labels: [] },
+          { metric: 'x_total', labels: [] },
+        ],
+        grouping: ['app'],
+      },
     ],
     [
       '(time() - max without (instance) (last_seconds > 0)) / 86400 > 1e3 and bool y',
-      { selectors: [{ metric: 'last_seconds', labels: [] }, { metric: 'y', labels: [] }], grouping: ['instance'] },
+      {
+        selectors: [
+          { metric: 'last_seconds', labels: [] },
+          { metric: 'y', labels: [] },
+        ],
+        grouping: ['instance'],
+      },
     ],
-    ['count by (version) (info) / ignoring(version) group_right z', {
-      selectors: [{ metric: 'info', labels: [] }, { metric: 'z', labels: [] }], grouping: ['version', 'version'],
-    }],
+    [
+      'count by (version) (info) / ignoring(version) group_right z',
+      {
+        selectors: [
+          { metric: 'info', labels: [] },
+          { metric: 'z', labels: [] },
+        ],
+        grouping: ['version', 'version'],
+      },
+    ],
     ['{__name__="n"} + m[5m:1m]', { selectors: [{ metric: 'm', labels: [] }], grouping: [] }],
   ]
   for (const [expr, want] of cases) t.same(promqlNames(expr), want, expr)

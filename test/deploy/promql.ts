@@ -25,8 +25,30 @@ export interface QueryNames {
 
 /** Aggregations and keywords: identifiers that are never metric names. */
 const NOT_METRICS = new Set([
-  'sum', 'min', 'max', 'avg', 'group', 'stddev', 'stdvar', 'count', 'count_values', 'bottomk', 'topk', 'quantile',
-  'limitk', 'limit_ratio', 'and', 'or', 'unless', 'bool', 'offset', 'atan2', 'inf', 'nan', 'start', 'end',
+  'sum',
+  'min',
+  'max',
+  'avg',
+  'group',
+  'stddev',
+  'stdvar',
+  'count',
+  'count_values',
+  'bottomk',
+  'topk',
+  'quantile',
+  'limitk',
+  'limit_ratio',
+  'and',
+  'or',
+  'unless',
+  'bool',
+  'offset',
+  'atan2',
+  'inf',
+  'nan',
+  'start',
+  'end',
 ])
 const GROUPING = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right'])
 const IDENT = /[a-zA-Z_:][a-zA-Z0-9_:]*/y
@@ -144,7 +166,19 @@ export function readDashboard(): any {
 }
 
 /** The alert rules YAML, parsed. */
-export function readAlerts(): { groups: { name: string; rules: { alert?: string; record?: string; expr: string; for?: string; labels?: Record<string, string>; annotations?: Record<string, string> }[] }[] } {
+export function readAlerts(): {
+  groups: {
+    name: string
+    rules: {
+      alert?: string
+      record?: string
+      expr: string
+      for?: string
+      labels?: Record<string, string>
+      annotations?: Record<string, string>
+    }[]
+  }[]
+} {
   return parseYaml(readFileSync(ALERTS_PATH, 'utf8'))
 }
 

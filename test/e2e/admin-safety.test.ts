@@ -21,7 +21,11 @@ t.test('the default admin refuses cross-site writes and rebound hosts (real proc
   t.equal(noCors.status, 403)
   t.equal(noCors.json().error.code, 'FORBIDDEN_ORIGIN')
   // The same without Origin (an older browser, a form) still needs JSON.
-  const plain = await request(`${r.adminUrl}/v1/flip`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{"force":true}' })
+  const plain = await request(`${r.adminUrl}/v1/flip`, {
+    method: 'POST',
+    headers: { 'content-type': 'text/plain' },
+    body: '{"force":true}',
+  })
   t.equal(plain.status, 415)
 
   // DNS rebinding: evil.example now resolves to 127.0.0.1; the page is "same origin".
@@ -30,7 +34,11 @@ t.test('the default admin refuses cross-site writes and rebound hosts (real proc
   const read = await request(`${r.adminUrl}/v1/state`, { headers: rebound })
   t.equal(read.status, 403)
   t.equal(read.json().error.code, 'FORBIDDEN_ORIGIN')
-  const write = await request(`${r.adminUrl}/v1/flip`, { method: 'POST', headers: { ...rebound, 'content-type': 'application/json' }, body: '{"force":true}' })
+  const write = await request(`${r.adminUrl}/v1/flip`, {
+    method: 'POST',
+    headers: { ...rebound, 'content-type': 'application/json' },
+    body: '{"force":true}',
+  })
   t.equal(write.status, 403)
 
   const state = await admin(r.adminUrl, 'GET', '/v1/state')

@@ -55,7 +55,11 @@ t.test('cohorts over the admin API: header cohort and a 100,000-user cohort', as
   const findLine = () => r.logs.find((l) => l.component === 'access' && l.cohort === 'staff')
   for (let i = 0; i < 100 && findLine() === undefined; i++) await new Promise((res) => setTimeout(res, 50))
   const line = findLine()
-  t.match(line, { msg: 'request', method: 'GET', url: '/', status: 200, color: 'green', cohort: 'staff' }, 'log.access writes a line per request')
+  t.match(
+    line,
+    { msg: 'request', method: 'GET', url: '/', status: 200, color: 'green', cohort: 'staff' },
+    'log.access writes a line per request',
+  )
 
   const users = Array.from({ length: 100_000 }, (_, i) => `user-${i}`)
   const big = await admin(r.adminUrl, 'PUT', '/v1/cohorts/beta', { color: 'green', match: { users } })
@@ -91,7 +95,11 @@ t.test('bad cohort bodies are refused with JSON and change nothing', async (t) =
     t.type(res.json?.error?.code, 'string', 'JSON error shape')
     t.type(res.json?.error?.message, 'string')
   }
-  const raw = await fetch(r.adminUrl + '/v1/cohorts/x', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"color":' })
+  const raw = await fetch(r.adminUrl + '/v1/cohorts/x', {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: '{"color":',
+  })
   t.equal(raw.status, 400, 'invalid JSON')
   t.equal(((await raw.json()) as { error: { code: string } }).error.code, 'BAD_REQUEST')
   const after = await admin(r.adminUrl, 'GET', '/v1/state')

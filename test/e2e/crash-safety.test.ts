@@ -74,11 +74,19 @@ t.test('a store that cannot take writes: /readyz 503 with the reason, /healthz a
   // root's writes just like a read-only or full disk stops anyone's.
   renameSync(data, join(dir, 'data.moved'))
   writeFileSync(data, 'not a folder')
-  const notReady = await waitFor('/readyz 503', async () => {
-    const r = await admin(router.adminUrl, 'GET', '/readyz')
-    return r.status === 503 ? r : undefined
-  }, 10_000)
-  t.match(notReady.json, { ready: false, reasons: [new RegExp(`^file store cannot write ${path}: (ENOTDIR|EEXIST)$`)] }, 'names the path and the error')
+  const notReady = await waitFor(
+    '/readyz 503',
+    async () => {
+      const r = await admin(router.adminUrl, 'GET', '/readyz')
+      return r.status === 503 ? r : undefined
+    },
+    10_000,
+  )
+  t.match(
+    notReady.json,
+    { ready: false, reasons: [new RegExp(`^file store cannot write ${path}: (ENOTDIR|EEXIST)$`)] },
+    'names the path and the error',
+  )
   const flip = await admin(router.adminUrl, 'POST', '/v1/flip', {})
   t.equal(flip.status, 503)
   t.equal(flip.json.error.code, 'STORE_UNAVAILABLE')

@@ -119,7 +119,11 @@ t.test('copies arrive with the headers; methods filtered; bodies up to maxBodyBy
   const small = randomBytes(500)
   await get(`${router.proxyUrl}/post-small`, { method: 'POST', body: small, headers: { 'content-type': 'application/octet-stream' } })
   const big = randomBytes(2000)
-  const bigLive = await get(`${router.proxyUrl}/post-big`, { method: 'POST', body: big, headers: { 'content-type': 'application/octet-stream' } })
+  const bigLive = await get(`${router.proxyUrl}/post-big`, {
+    method: 'POST',
+    body: big,
+    headers: { 'content-type': 'application/octet-stream' },
+  })
   t.equal(JSON.parse(bigLive.body.toString()).bytes, 2000, 'the live request gets its whole body')
   t.equal(blue.seen.find((s) => s.url === '/post-big')?.body.equals(big), true)
   await get(`${router.proxyUrl}/delete`, { method: 'DELETE' })
@@ -157,7 +161,11 @@ t.test('a slow, failing or hanging idle color never changes the live answer; dro
   green.mode = 'fail'
   const failing = await get(`${router.proxyUrl}/big`)
   t.equal(sha(failing.body), sha(direct.body), 'failing idle: the live bytes are the same')
-  await waitFor('the failed copy to be counted', async () => value(await metrics(router), 'switchyard_mirror_requests_total', { app: 'default', result: 'error' }) === 1 || undefined, 10_000)
+  await waitFor(
+    'the failed copy to be counted',
+    async () => value(await metrics(router), 'switchyard_mirror_requests_total', { app: 'default', result: 'error' }) === 1 || undefined,
+    10_000,
+  )
 
   green.mode = 'hang'
   const seenBefore = green.seen.length
@@ -167,7 +175,11 @@ t.test('a slow, failing or hanging idle color never changes the live answer; dro
   }
   await waitFor('two copies to hang', () => green.seen.length === seenBefore + 2 || undefined, 10_000)
   const m = await metrics(router)
-  t.equal(value(m, 'switchyard_mirror_requests_total', { app: 'default', result: 'dropped' }), 4, 'beyond concurrency 2, copies are dropped')
+  t.equal(
+    value(m, 'switchyard_mirror_requests_total', { app: 'default', result: 'dropped' }),
+    4,
+    'beyond concurrency 2, copies are dropped',
+  )
   const shadow = await admin(router.adminUrl, 'GET', '/v1/shadow')
   t.match(shadow.json, { dropped: 4, errors: 1, samples: 0, skipped: 1 }, 'a body over maxBodyBytes is not compared')
   t.equal(green.answered, 1)
@@ -197,7 +209,10 @@ t.test('diffs found, ignored fields ignored; the gate refuses, the CLI prints it
   await traffic()
   const shadow = (await admin(router.adminUrl, 'GET', '/v1/shadow')).json
   t.match(shadow, { percent: 100, samples: 8, matches: 4, mismatches: 4, mismatchRate: 0.5, refusing: true })
-  t.match(shadow.routes, [{ route: 'GET /api/price/:id', samples: 4, mismatches: 4 }, { route: 'GET /api/items/:id', samples: 4, mismatches: 0 }])
+  t.match(shadow.routes, [
+    { route: 'GET /api/price/:id', samples: 4, mismatches: 4 },
+    { route: 'GET /api/items/:id', samples: 4, mismatches: 0 },
+  ])
   t.same(shadow.recent[0].diff, ['$.price: 10 → 12'], 'the diff names the field; `at` is ignored')
   t.equal(green.seen.length, 8)
 
@@ -213,7 +228,11 @@ t.test('diffs found, ignored fields ignored; the gate refuses, the CLI prints it
   t.equal(refused.code, 1, 'refused by the router')
   t.match(refused.stderr, /error SHADOW_MISMATCH/)
   t.match(refused.stderr, /4 of 8 compared answers differ: 50% > 20%/)
-  t.equal((await admin(router.adminUrl, 'PUT', '/v1/canary', { percent: 5 })).json.error.code, 'SHADOW_MISMATCH', 'a canary start is refused too')
+  t.equal(
+    (await admin(router.adminUrl, 'PUT', '/v1/canary', { percent: 5 })).json.error.code,
+    'SHADOW_MISMATCH',
+    'a canary start is refused too',
+  )
 
   const m = await metrics(router)
   t.equal(value(m, 'switchyard_shadow_comparisons_total', { app: 'default', result: 'match' }), 4)
@@ -227,7 +246,15 @@ t.test('diffs found, ignored fields ignored; the gate refuses, the CLI prints it
   const forced = await cli('flip', '--force')
   t.equal(forced.code, 0, forced.stderr)
   t.equal((await admin(router.adminUrl, 'GET', '/v1/state')).json.live, 'green')
-  t.match((await admin(router.adminUrl, 'GET', '/v1/shadow')).json, { samples: 0, mismatches: 0, recent: [] }, 'the flip cleared the counters')
+  t.match(
+    (await admin(router.adminUrl, 'GET', '/v1/shadow')).json,
+    { samples: 0, mismatches: 0, recent: [] },
+    'the flip cleared the counters',
+  )
   const history = (await admin(router.adminUrl, 'GET', '/v1/history')).json.entries
-  t.ok(history.some((e: { action: string; to: number; reason: string }) => e.action === 'mirror' && e.to === 100 && e.reason === 'dark launch'))
+  t.ok(
+    history.some(
+      (e: { action: string; to: number; reason: string }) => e.action === 'mirror' && e.to === 100 && e.reason === 'dark launch',
+    ),
+  )
 })

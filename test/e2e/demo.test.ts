@@ -29,12 +29,14 @@ t.test('switchyard demo serves, flips through the CLI, stops on SIGINT', async (
     })
     void exited.then((code) => reject(new Error(`demo exited ${code}: ${err}`)))
   })
-  const get = async (url: string, host?: string) => (await request(url, host === undefined ? {} : { headers: { host } })).json<{ app: string; color: string }>()
+  const get = async (url: string, host?: string) =>
+    (await request(url, host === undefined ? {} : { headers: { host } })).json<{ app: string; color: string }>()
   t.match(await get(urls.proxy + '/'), { app: 'shop', color: 'blue' }, 'by IP: the default app, shop; live is blue')
   t.match(await get(urls.proxy + '/', 'blog.localhost'), { app: 'blog', color: 'blue' }, 'blog by its host')
   t.match(await get(urls.preview + '/', 'shop.localhost'), { app: 'shop', color: 'green' }, 'preview is the idle color')
 
-  const cli = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args, '--admin', urls.admin], { encoding: 'utf8', timeout: 20_000 })
+  const cli = (...args: string[]) =>
+    spawnSync(process.execPath, [BIN, ...args, '--admin', urls.admin], { encoding: 'utf8', timeout: 20_000 })
   const apps = cli('apps')
   t.equal(apps.status, 0, apps.stderr)
   t.match(apps.stdout, /shop/)
@@ -51,7 +53,11 @@ t.test('switchyard demo serves, flips through the CLI, stops on SIGINT', async (
   t.equal((await get(urls.proxy + '/', 'blog.localhost')).color, 'blue', 'blog untouched')
   const json = cli('status', '--json', '--app', 'shop')
   t.equal(JSON.parse(json.stdout).live, 'green')
-  const again = spawnSync(process.execPath, [BIN, 'status', '--json', '--admin', urls.admin], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, SWITCHYARD_APP: 'blog' } })
+  const again = spawnSync(process.execPath, [BIN, 'status', '--json', '--admin', urls.admin], {
+    encoding: 'utf8',
+    timeout: 20_000,
+    env: { ...process.env, SWITCHYARD_APP: 'blog' },
+  })
   t.equal(JSON.parse(again.stdout).live, 'blue', 'SWITCHYARD_APP picks the app')
 
   child.kill('SIGINT')

@@ -160,10 +160,13 @@ t.test(`fuzz: ${CASES} malformed request heads (seed ${SEED.toString(16)})`, asy
     sock.destroy()
   })
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r))
-  t.teardown(() => new Promise<void>((r) => {
-    upstream.closeAllConnections()
-    upstream.close(() => r())
-  }))
+  t.teardown(
+    () =>
+      new Promise<void>((r) => {
+        upstream.closeAllConnections()
+        upstream.close(() => r())
+      }),
+  )
   const upUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`
   const dir = mkdtempSync(join(tmpdir(), 'switchyard-e2e-'))
   const router = await startRouterProcess(
@@ -203,11 +206,23 @@ t.test(`fuzz: ${CASES} malformed request heads (seed ${SEED.toString(16)})`, asy
   const forged = seen.filter((s) =>
     s.rawHeaders.some((v, i) => i % 2 === 1 && ROUTER_HEADERS.has(s.rawHeaders[i - 1].toLowerCase()) && /forged|6\.6\.6\.6/.test(v)),
   )
-  t.same(forged.map((s) => `${s.method} ${s.url} ${JSON.stringify(s.rawHeaders)}`), [], 'no forged router header or x-forwarded-for reached the upstream')
+  t.same(
+    forged.map((s) => `${s.method} ${s.url} ${JSON.stringify(s.rawHeaders)}`),
+    [],
+    'no forged router header or x-forwarded-for reached the upstream',
+  )
   const hosts = seen.filter((s) => s.rawHeaders.filter((v, i) => i % 2 === 0 && v.toLowerCase() === 'host').length !== 1)
-  t.same(hosts.map((s) => s.rawHeaders), [], 'every forwarded request has exactly one Host')
+  t.same(
+    hosts.map((s) => s.rawHeaders),
+    [],
+    'every forwarded request has exactly one Host',
+  )
   const afterUpgrade = seen.filter((s) => s.upgradeConn && s.nth > 0)
-  t.same(afterUpgrade.map((s) => `${s.method} ${s.url}`), [], 'nothing followed an upgrade request on its upstream connection')
+  t.same(
+    afterUpgrade.map((s) => `${s.method} ${s.url}`),
+    [],
+    'nothing followed an upgrade request on its upstream connection',
+  )
 
   // Every plain request the upstream saw is one the router logged as proxied.
   const logged = new Map<string, number>()

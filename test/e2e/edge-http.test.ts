@@ -127,7 +127,9 @@ t.test('slow clients: one client holds at most limits.maxInFlightPerClient reque
   const up = await rawUpstream(t, (head) => (head.startsWith('POST') ? 'hang' : OK_KEEP_ALIVE))
   // Behind a load balancer (trustForwarded) the client is the last x-forwarded-for entry.
   const { port } = await router(t, up.url, { limits: { connectionsPerTarget: 4, maxInFlightPerClient: 1 } })
-  const slow = exchange(port, ['POST /up HTTP/1.1\r\nHost: a\r\nx-forwarded-for: 10.0.0.1\r\ncontent-length: 100\r\n\r\nx'], { deadlineMs: 2_000 })
+  const slow = exchange(port, ['POST /up HTTP/1.1\r\nHost: a\r\nx-forwarded-for: 10.0.0.1\r\ncontent-length: 100\r\n\r\nx'], {
+    deadlineMs: 2_000,
+  })
   await sleep(300)
   const same = await exchange(port, [get('/', 'x-forwarded-for: 10.0.0.1\r\n')], { deadlineMs: 5_000 })
   t.same(statuses(same.data), [429])

@@ -11,7 +11,11 @@ import { sleep } from '../helpers/time.js'
 // upgrade waits at most headersMs for its answer, an idle tunnel is closed,
 // and tunnels are capped.
 
-async function setup(t: Test, answer: (head: string) => Answer, extra: Record<string, unknown> = {}): Promise<{ up: RawUpstream; router: RouterProcess; port: number }> {
+async function setup(
+  t: Test,
+  answer: (head: string) => Answer,
+  extra: Record<string, unknown> = {},
+): Promise<{ up: RawUpstream; router: RouterProcess; port: number }> {
   const up = await startRawUpstream(answer)
   t.teardown(() => up.close())
   const dir = mkdtempSync(join(tmpdir(), 'switchyard-e2e-'))
@@ -22,12 +26,14 @@ async function setup(t: Test, answer: (head: string) => Answer, extra: Record<st
   return { up, router, port: Number(new URL(router.proxyUrl).port) }
 }
 
-const UPGRADE_H2C = 'GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n'
+const UPGRADE_H2C =
+  'GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n'
 const UPGRADE_WS =
   'GET /chat HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n'
 const FORGED =
   'POST /admin HTTP/1.1\r\nHost: a\r\nx-switchyard-cohort: forged\r\nx-switchyard-color: forged\r\nx-forwarded-for: 6.6.6.6\r\n' +
-  'content-length: 200\r\n\r\n' + 'x'.repeat(200)
+  'content-length: 200\r\n\r\n' +
+  'x'.repeat(200)
 
 t.test('an upgrade answered 200 keep-alive is relayed, then the connection closes: a second request is never smuggled', async (t) => {
   const { up, port } = await setup(t, () => OK_KEEP_ALIVE)
@@ -103,7 +109,9 @@ t.test('tunnels are capped by limits.maxTunnels: 503 TOO_MANY_TUNNELS', async (t
 
 t.test('an upgrade with an absolute-form target or two Host headers gets 400 and is not forwarded', async (t) => {
   const { up, port } = await setup(t, () => 'tunnel')
-  const absolute = await exchange(port, ['GET http://evil.example/ HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n'])
+  const absolute = await exchange(port, [
+    'GET http://evil.example/ HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n',
+  ])
   t.same(statuses(absolute.data), [400])
   const twoHosts = await exchange(port, ['GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n'])
   t.same(statuses(twoHosts.data), [400])

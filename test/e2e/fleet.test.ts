@@ -236,14 +236,20 @@ t.test('a fleet of three router processes on one private Redis', async (t) => {
         version = Math.max(version, ...(await states()).map((s) => s.version as number))
         continue
       }
-      if (res.json.state.version !== target) problems.push(`flip ${i} via ${writer.name}: stored version ${res.json.state.version}, expected ${target}`)
+      if (res.json.state.version !== target)
+        problems.push(`flip ${i} via ${writer.name}: stored version ${res.json.state.version}, expected ${target}`)
       if (res.json.converged !== true) {
         notConverged++
         problems.push(`flip ${i} via ${writer.name}: converged ${String(res.json.converged)}`)
       }
       version = res.json.state.version
       if (seen.some((s) => s === null)) {
-        problems.push(`flip ${i} via ${writer.name}: not applied by ${others.filter((_, k) => seen[k] === null).map((m) => m.name).join(', ')} within ${DEADLINE_MS} ms`)
+        problems.push(
+          `flip ${i} via ${writer.name}: not applied by ${others
+            .filter((_, k) => seen[k] === null)
+            .map((m) => m.name)
+            .join(', ')} within ${DEADLINE_MS} ms`,
+        )
         continue
       }
       const last = Math.max(...(seen as number[]))
@@ -271,12 +277,16 @@ t.test('a fleet of three router processes on one private Redis', async (t) => {
     t.same(problems, [], `${FLIPS} flips: every one 200, stored as the next version, converged and applied by the two others`)
     t.equal(notConverged, 0, 'every flip answered converged: true')
     t.comment(`propagation of ${FLIPS} flips to the two other instances (goal: p99 <= 50 ms; reported, not asserted):`)
-    t.comment(`  Redis clock (MONITOR), PUBLISH -> both others' first heartbeat at the new version: ${stats(redisClock)}` +
-      (redisClockMissing.length > 0 ? `; ${redisClockMissing.length} flips without MONITOR lines` : ''))
+    t.comment(
+      `  Redis clock (MONITOR), PUBLISH -> both others' first heartbeat at the new version: ${stats(redisClock)}` +
+        (redisClockMissing.length > 0 ? `; ${redisClockMissing.length} flips without MONITOR lines` : ''),
+    )
     t.comment(`  test clock, publish received -> both others' GET /v1/state show it (~2 ms polls): ${stats(publishToAll)}`)
     t.comment(`  test clock, flip sent -> both others' GET /v1/state show it: ${stats(sendToAll)}`)
     t.comment(`  test clock, flip sent -> 200 answer (includes the converged wait): ${stats(answer)}`)
-    t.comment(`  test clock, 200 answer -> polls saw it at both others: ${stats(afterAnswer)} (seen before the answer: ${appliedBeforeAnswer}/${answer.length})`)
+    t.comment(
+      `  test clock, 200 answer -> polls saw it at both others: ${stats(afterAnswer)} (seen before the answer: ${appliedBeforeAnswer}/${answer.length})`,
+    )
 
     const final = await allAt(version, 'every instance at the last version')
     t.ok(
@@ -285,17 +295,12 @@ t.test('a fleet of three router processes on one private Redis', async (t) => {
     )
     for (const m of fleet) {
       const listed = await listedAt(m, version)
-      t.same(
-        listed.map((x) => x.id).sort(),
-        ids,
-        `GET /v1/instances on ${m.name} lists all three`,
+      t.same(listed.map((x) => x.id).sort(), ids, `GET /v1/instances on ${m.name} lists all three`)
+      t.ok(
+        listed.every((x) => x.appliedVersion === version && typeof x.lastSeen === 'string'),
+        `each with appliedVersion ${version} and lastSeen`,
       )
-      t.ok(listed.every((x) => x.appliedVersion === version && typeof x.lastSeen === 'string'), `each with appliedVersion ${version} and lastSeen`)
-      t.same(
-        listed.map((x) => x.pid).sort(),
-        fleet.map((f) => f.proc.child.pid).sort(),
-        'the pids are the three router processes',
-      )
+      t.same(listed.map((x) => x.pid).sort(), fleet.map((f) => f.proc.child.pid).sort(), 'the pids are the three router processes')
     }
   })
 
@@ -335,7 +340,13 @@ t.test('a fleet of three router processes on one private Redis', async (t) => {
       )
     }
     const v = (await states())[0].version as number
-    const reset = await admin(fleet[0].proc.adminUrl, 'PUT', '/v1/canary', { percent: 0, reason: 'end of the races' }, { 'if-match': `"${v}"` })
+    const reset = await admin(
+      fleet[0].proc.adminUrl,
+      'PUT',
+      '/v1/canary',
+      { percent: 0, reason: 'end of the races' },
+      { 'if-match': `"${v}"` },
+    )
     t.equal(reset.status, 200, 'canary back to 0')
     await allAt(v + 1, 'all at the reset')
   })
@@ -349,7 +360,10 @@ t.test('a fleet of three router processes on one private Redis', async (t) => {
       s0 = r.json.state
     }
     const held = await allAt(s0.version, 'all at the pre-outage version')
-    t.ok(held.every((s) => s.version === s0.version && s.live === s0.live && s.canary === 0), `all at version ${s0.version}, live ${s0.live}`)
+    t.ok(
+      held.every((s) => s.version === s0.version && s.live === s0.live && s.canary === 0),
+      `all at version ${s0.version}, live ${s0.live}`,
+    )
     const live = s0.live as string
     const heldVersion = s0.version as number
 
@@ -391,7 +405,11 @@ t.test('a fleet of three router processes on one private Redis', async (t) => {
     const phaseStart: Record<Phase, number> = { before: performance.now(), outage: 0, after: 0 }
     /** Lets a phase run for at least `minMs` and `n` proxied requests. */
     const enough = async (p: Phase, minMs: number, n = 200): Promise<void> => {
-      await eventually(() => counts[p].ok >= n && performance.now() - phaseStart[p] >= minMs, DEADLINE_MS + minMs, `${n} proxied requests (${p})`)
+      await eventually(
+        () => counts[p].ok >= n && performance.now() - phaseStart[p] >= minMs,
+        DEADLINE_MS + minMs,
+        `${n} proxied requests (${p})`,
+      )
     }
 
     try {
@@ -466,7 +484,13 @@ t.test('a fleet of three router processes on one private Redis', async (t) => {
       t.equal(stored.live, live, `and its live color ${live}`)
 
       const w0 = performance.now()
-      const after = await admin(fleet[2].proc.adminUrl, 'PUT', '/v1/canary', { percent: 10, reason: 'after the restart' }, { 'if-match': `"${heldVersion}"` })
+      const after = await admin(
+        fleet[2].proc.adminUrl,
+        'PUT',
+        '/v1/canary',
+        { percent: 10, reason: 'after the restart' },
+        { 'if-match': `"${heldVersion}"` },
+      )
       t.comment(`first write after the restart answered ${after.status} in ${(performance.now() - w0).toFixed(1)} ms`)
       t.equal(after.status, 200, `a write with If-Match "${heldVersion}" succeeds again (${JSON.stringify(after.json?.error ?? null)})`)
       t.equal(after.json?.state?.version, heldVersion + 1, 'stored as the next version after the surviving one')
@@ -495,11 +519,21 @@ t.test('a fleet of three router processes on one private Redis', async (t) => {
 
     for (const p of ['before', 'outage', 'after'] as Phase[]) {
       const c = counts[p]
-      t.comment(`proxied ${p} (${phaseMs[p].toFixed(0)} ms, ${2 * LOOPS} loops on 2 instances): ${c.ok} ok, ${c.non200} non-200, ${c.failed} failed (blue ${c.blue}, green ${c.green})`)
+      t.comment(
+        `proxied ${p} (${phaseMs[p].toFixed(0)} ms, ${2 * LOOPS} loops on 2 instances): ${c.ok} ok, ${c.non200} non-200, ${c.failed} failed (blue ${c.blue}, green ${c.green})`,
+      )
     }
     const all = Object.values(counts)
-    t.equal(all.reduce((n, c) => n + c.failed, 0), 0, `no failed proxied request ${errors.join('; ')}`)
-    t.equal(all.reduce((n, c) => n + c.non200, 0), 0, 'every proxied request answered 200')
+    t.equal(
+      all.reduce((n, c) => n + c.failed, 0),
+      0,
+      `no failed proxied request ${errors.join('; ')}`,
+    )
+    t.equal(
+      all.reduce((n, c) => n + c.non200, 0),
+      0,
+      'every proxied request answered 200',
+    )
     t.ok(counts.outage.ok >= 200, `a real load during the outage (${counts.outage.ok} requests)`)
     const other = live === 'blue' ? 'green' : 'blue'
     t.equal(counts.before[other] + counts.outage[other], 0, `before and during the outage everything went to ${live}`)

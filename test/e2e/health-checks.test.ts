@@ -41,7 +41,11 @@ async function router(t: Test, blue: string[], green: string[], extra: Record<st
   return r
 }
 
-type TargetView = { url: string; up: boolean; check?: { up: boolean; checkedAt: string | null; failures: number; passes: number; error: string | null } }
+type TargetView = {
+  url: string
+  up: boolean
+  check?: { up: boolean; checkedAt: string | null; failures: number; passes: number; error: string | null }
+}
 
 async function targets(r: RouterProcess): Promise<Record<'blue' | 'green', TargetView[]>> {
   const res = await admin(r.adminUrl, 'GET', '/v1/health')
@@ -53,7 +57,8 @@ async function targets(r: RouterProcess): Promise<Record<'blue' | 'green', Targe
 async function upMetric(r: RouterProcess): Promise<Map<string, string>> {
   const text = await (await fetch(`${r.adminUrl}/metrics`)).text()
   const out = new Map<string, string>()
-  for (const m of text.matchAll(/^switchyard_target_up\{app="default",color="(\w+)",target="([^"]+)"\} (\d)$/gm)) out.set(`${m[1]} ${m[2]}`, m[3])
+  for (const m of text.matchAll(/^switchyard_target_up\{app="default",color="(\w+)",target="([^"]+)"\} (\d)$/gm))
+    out.set(`${m[1]} ${m[2]}`, m[3])
   return out
 }
 
@@ -67,10 +72,14 @@ t.test('a dead idle target is seen down without traffic; a failing target is ski
   const r = await router(t, [a.url, b.url], [dead], { healthCheck: CHECK })
 
   // The idle color's only target is dead: found by the checks alone.
-  const green = await waitFor('the dead idle target reported down', async () => {
-    const g = (await targets(r)).green[0]
-    return g.check !== undefined && !g.check.up && g
-  }, 15_000)
+  const green = await waitFor(
+    'the dead idle target reported down',
+    async () => {
+      const g = (await targets(r)).green[0]
+      return g.check !== undefined && !g.check.up && g
+    },
+    15_000,
+  )
   t.equal(green.url, dead)
   t.equal(green.up, false)
   t.ok((green.check?.failures ?? 0) >= 2, 'failures counted')
@@ -83,7 +92,10 @@ t.test('a dead idle target is seen down without traffic; a failing target is ski
   t.equal(proxied(a) + proxied(b), 0, 'no request was proxied to find out')
   const check = a.requests.find((x) => x.url === '/health')
   t.equal(check?.headers['user-agent'], 'switchyard-health-check')
-  t.ok(r.logs.some((l) => l.msg === 'health check: upstream target is down' && l.target === dead && l.color === 'green'), 'the transition is logged')
+  t.ok(
+    r.logs.some((l) => l.msg === 'health check: upstream target is down' && l.target === dead && l.color === 'green'),
+    'the transition is logged',
+  )
 
   // b answers traffic but fails its checks: requests skip it.
   bHealth.status = 503
@@ -98,17 +110,24 @@ t.test('a dead idle target is seen down without traffic; a failing target is ski
 
   // b passes again: up after healthyAfter checks, and served again.
   bHealth.status = 200
-  const back = await waitFor('b reported up', async () => {
-    const v = (await targets(r)).blue[1]
-    return v.up && v
-  }, 15_000)
+  const back = await waitFor(
+    'b reported up',
+    async () => {
+      const v = (await targets(r)).blue[1]
+      return v.up && v
+    },
+    15_000,
+  )
   t.ok((back.check?.passes ?? 0) >= 2, 'up only after healthyAfter passes')
   t.equal(back.check?.failures, 0)
   t.equal((await upMetric(r)).get(`blue ${b.url}`), '1')
   const served = new Set<string>()
   for (let i = 0; i < 4; i++) served.add(String((await request(`${r.proxyUrl}/anything`)).headers['x-served-by']))
   t.same([...served].sort(), ['blue-a', 'blue-b'], 'round-robin over both again')
-  t.ok(r.logs.some((l) => l.msg === 'health check: upstream target is up again' && l.target === b.url), 'the way back is logged')
+  t.ok(
+    r.logs.some((l) => l.msg === 'health check: upstream target is up again' && l.target === b.url),
+    'the way back is logged',
+  )
 })
 
 t.test('no checks without healthCheck.path', async (t) => {

@@ -67,7 +67,11 @@ t.test('config errors name the key and exit non-zero without a stack trace', asy
   t.match(r.stderr, /upstreams\.green: required/)
   t.match(r.stderr, /listen\.port: /)
   t.notMatch(r.stderr, /\n\s+at /, 'no stack trace')
-  const missing = spawnSync(process.execPath, [BIN, 'serve'], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, SWITCHYARD_CONFIG: '' } })
+  const missing = spawnSync(process.execPath, [BIN, 'serve'], {
+    encoding: 'utf8',
+    timeout: 20_000,
+    env: { ...process.env, SWITCHYARD_CONFIG: '' },
+  })
   t.equal(missing.status, 2)
   t.match(missing.stderr, /--config: required/)
 })

@@ -14,9 +14,15 @@ import { startColorServer } from './upstreams.js'
  * both instances (the registry lists each instance's version per app).
  */
 
-const CLEAN_ENV = { SWITCHYARD_REDIS_URL: '', SWITCHYARD_ADMIN_TOKEN: '', SWITCHYARD_LISTEN_PORT: '', SWITCHYARD_ADMIN_PORT: '', SWITCHYARD_CONFIG: '' }
+const CLEAN_ENV = {
+  SWITCHYARD_REDIS_URL: '',
+  SWITCHYARD_ADMIN_TOKEN: '',
+  SWITCHYARD_LISTEN_PORT: '',
+  SWITCHYARD_ADMIN_PORT: '',
+  SWITCHYARD_CONFIG: '',
+}
 
-t.test('two instances on Redis apply one app\'s change', async (t) => {
+t.test("two instances on Redis apply one app's change", async (t) => {
   if (!requireRedis(t)) return
   const redis = await startRedis(t)
   const ups = await Promise.all(['shop-blue', 'shop-green', 'blog-blue', 'blog-green'].map((c) => startColorServer(c)))
@@ -43,7 +49,11 @@ t.test('two instances on Redis apply one app\'s change', async (t) => {
   t.teardown(() => b.stop('SIGKILL'))
 
   const flip = await admin(a.adminUrl, 'POST', '/v1/apps/shop/flip', { reason: 'fleet' })
-  t.match(flip, { status: 200, json: { changed: true, state: { live: 'green', version: 2 }, converged: true } }, 'converged across both instances')
+  t.match(
+    flip,
+    { status: 200, json: { changed: true, state: { live: 'green', version: 2 }, converged: true } },
+    'converged across both instances',
+  )
   await eventually(async () => (await admin(b.adminUrl, 'GET', '/v1/apps/shop/state')).json.version === 2, 10_000, 'b applies the flip')
   const served = await request(b.proxyUrl + '/', { headers: { host: 'shop.test' } })
   t.equal(served.json().color, 'shop-green', 'b routes shop to green')

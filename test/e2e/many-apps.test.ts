@@ -85,7 +85,11 @@ t.test('many apps in one router process', async (t) => {
     const unknown = await via(r.proxyUrl, 'nope.test')
     t.match(unknown, { status: 404, code: 'UNKNOWN_HOST', color: undefined })
     t.equal(shop.blue.hits + shop.green.hits + blog.blue.hits + blog.green.hits, before, 'nothing forwarded for an unknown host')
-    t.match(await via(r.previewUrl as string, 'blog.test'), { status: 200, servedBy: 'blog-blue' }, 'preview: the idle color of the app of the host')
+    t.match(
+      await via(r.previewUrl as string, 'blog.test'),
+      { status: 200, servedBy: 'blog-blue' },
+      'preview: the idle color of the app of the host',
+    )
     t.match(await via(r.previewUrl as string, 'nope.test'), { status: 404, code: 'UNKNOWN_HOST' }, 'preview refuses unknown hosts too')
   })
 
@@ -98,7 +102,10 @@ t.test('many apps in one router process', async (t) => {
     ])
     t.match(list.json.apps[0].colors.blue, { requests: Number, errors: 0, errorRate: 0 })
     t.match(await admin(r.adminUrl, 'GET', '/v1/state'), { status: 400, json: { error: { code: 'APP_REQUIRED' } } })
-    t.match(await admin(r.adminUrl, 'POST', '/v1/flip', {}), { status: 400, json: { error: { code: 'APP_REQUIRED', details: { apps: ['shop', 'blog'] } } } })
+    t.match(await admin(r.adminUrl, 'POST', '/v1/flip', {}), {
+      status: 400,
+      json: { error: { code: 'APP_REQUIRED', details: { apps: ['shop', 'blog'] } } },
+    })
     t.match(await admin(r.adminUrl, 'GET', '/v1/apps/nope/state'), { status: 404, json: { error: { code: 'UNKNOWN_APP' } } })
     t.match(await admin(r.adminUrl, 'POST', '/v1/apps/nope/flip', {}), { status: 404, json: { error: { code: 'UNKNOWN_APP' } } })
     const state = await admin(r.adminUrl, 'GET', '/v1/apps/blog/state')
@@ -114,7 +121,10 @@ t.test('many apps in one router process', async (t) => {
     t.match(await via(r.proxyUrl, 'shop.test'), { servedBy: 'shop-green' })
     t.match(await via(r.proxyUrl, 'blog.test'), { servedBy: 'blog-green' })
     t.match(await admin(r.adminUrl, 'GET', '/v1/apps/blog/state'), { json: { version: 1, live: 'green' } }, "blog's version did not move")
-    t.match(await admin(r.adminUrl, 'PUT', '/v1/apps/blog/canary', { percent: 100, force: true }), { status: 200, json: { state: { canary: 100, version: 2 } } })
+    t.match(await admin(r.adminUrl, 'PUT', '/v1/apps/blog/canary', { percent: 100, force: true }), {
+      status: 200,
+      json: { state: { canary: 100, version: 2 } },
+    })
     t.match(await via(r.proxyUrl, 'blog.test', '/', { 'x-user-id': 'u1' }), { servedBy: 'blog-blue' })
     t.match(await via(r.proxyUrl, 'shop.test', '/', { 'x-user-id': 'u1' }), { servedBy: 'shop-green' }, 'shop has no canary')
     t.match(await admin(r.adminUrl, 'GET', '/v1/apps/shop/state'), { json: { version: 2, canary: 0 } })
@@ -123,14 +133,37 @@ t.test('many apps in one router process', async (t) => {
     const started = await admin(r.adminUrl, 'POST', '/v1/apps/blog/rollout', { steps: [{ percent: 10, holdSeconds: 600 }], force: true })
     t.match(started, { status: 200, json: { state: { rollout: { status: 'running' } } } })
     t.match(await admin(r.adminUrl, 'GET', '/v1/apps/shop/rollout'), { json: { rollout: null } })
-    t.match(await admin(r.adminUrl, 'POST', '/v1/apps/blog/rollout/abort', {}), { status: 200, json: { state: { rollout: null, canary: 0 } } })
-    t.match(await admin(r.adminUrl, 'GET', '/v1/apps/shop/state'), { json: { version: 2 } }, "shop's version did not move during blog's rollout")
+    t.match(await admin(r.adminUrl, 'POST', '/v1/apps/blog/rollout/abort', {}), {
+      status: 200,
+      json: { state: { rollout: null, canary: 0 } },
+    })
+    t.match(
+      await admin(r.adminUrl, 'GET', '/v1/apps/shop/state'),
+      { json: { version: 2 } },
+      "shop's version did not move during blog's rollout",
+    )
     const hist = await admin(r.adminUrl, 'GET', '/v1/apps/shop/history')
-    t.same(hist.json.entries.map((e: { action: string; app: string }) => [e.app, e.action]), [['shop', 'flip']], "shop's history has only shop's change")
+    t.same(
+      hist.json.entries.map((e: { action: string; app: string }) => [e.app, e.action]),
+      [['shop', 'flip']],
+      "shop's history has only shop's change",
+    )
     const bh = await admin(r.adminUrl, 'GET', '/v1/apps/blog/history')
-    t.same(bh.json.entries.map((e: { app: string; action: string }) => [e.app, e.action]), [['blog', 'rollout'], ['blog', 'rollout'], ['blog', 'canary'], ['blog', 'canary']])
+    t.same(
+      bh.json.entries.map((e: { app: string; action: string }) => [e.app, e.action]),
+      [
+        ['blog', 'rollout'],
+        ['blog', 'rollout'],
+        ['blog', 'canary'],
+        ['blog', 'canary'],
+      ],
+    )
     await waitFor('webhooks', () => hook.received.length >= 5 || undefined, 10_000)
-    t.same(hook.received.slice(0, 5).map((h) => h.body.app), ['shop', 'blog', 'blog', 'blog', 'blog'], 'webhook payloads name the app')
+    t.same(
+      hook.received.slice(0, 5).map((h) => h.body.app),
+      ['shop', 'blog', 'blog', 'blog', 'blog'],
+      'webhook payloads name the app',
+    )
     t.notOk(existsSync(join(dir, 'state.json')), 'no app named default, so no state.json')
     t.ok(existsSync(join(dir, 'state.shop.json')) && existsSync(join(dir, 'state.blog.json')), 'one state file per app')
   })
@@ -141,10 +174,14 @@ t.test('many apps in one router process', async (t) => {
     t.match(await admin(r.adminUrl, 'PUT', '/v1/apps/blog/canary', { percent: 100, force: true }), { status: 200 })
     for (let i = 0; i < 15; i++) await via(r.proxyUrl, 'blog.test', '/', { 'x-user-id': `u${i}` })
     for (let i = 0; i < 15; i++) await via(r.proxyUrl, 'shop.test', '/', { 'x-user-id': `u${i}` })
-    const reverted = await waitFor('blog auto-revert', async () => {
-      const s = await admin(r.adminUrl, 'GET', '/v1/apps/blog/state')
-      return s.json.canary === 0 ? s.json : undefined
-    }, 10_000)
+    const reverted = await waitFor(
+      'blog auto-revert',
+      async () => {
+        const s = await admin(r.adminUrl, 'GET', '/v1/apps/blog/state')
+        return s.json.canary === 0 ? s.json : undefined
+      },
+      10_000,
+    )
     t.equal(reverted.canary, 0)
     const bh = await admin(r.adminUrl, 'GET', '/v1/apps/blog/history?limit=1')
     t.match(bh.json.entries[0], { app: 'blog', action: 'auto-revert' })
@@ -156,7 +193,10 @@ t.test('many apps in one router process', async (t) => {
     t.equal(value(m.samples, 'switchyard_live_color', { app: 'shop', color: 'green' }), 1)
     t.equal(value(m.samples, 'switchyard_state_version', { app: 'shop' }), 2)
     t.ok((value(m.samples, 'switchyard_requests_total', { app: 'blog', color: 'blue', code: '500' }) ?? 0) >= 10)
-    t.ok(m.samples.some((s) => s.name === 'switchyard_build_info' && s.labels.version !== undefined), 'build info')
+    t.ok(
+      m.samples.some((s) => s.name === 'switchyard_build_info' && s.labels.version !== undefined),
+      'build info',
+    )
   })
 
   await t.test('reload: add an app, change hosts, a request in flight finishes where it started', async (t) => {
@@ -166,7 +206,11 @@ t.test('many apps in one router process', async (t) => {
     await new Promise((res) => setTimeout(res, 200))
     write(configPath, {
       ...base,
-      apps: { ...apps, api: { hosts: ['api.test'], upstreams: upstreamsOf(api) }, blog: { ...apps.blog, hosts: ['blog.test', 'www.blog.test'] } },
+      apps: {
+        ...apps,
+        api: { hosts: ['api.test'], upstreams: upstreamsOf(api) },
+        blog: { ...apps.blog, hosts: ['blog.test', 'www.blog.test'] },
+      },
     })
     const reload = await admin(r.adminUrl, 'POST', '/v1/reload', {})
     t.match(reload, { status: 200, json: { added: ['api'], removed: [], changed: ['blog'], needsRestart: [] } })
@@ -194,7 +238,11 @@ t.test('many apps in one router process', async (t) => {
     t.match(await admin(r.adminUrl, 'GET', '/v1/apps/api/state'), { status: 404, json: { error: { code: 'UNKNOWN_APP' } } })
     writeFileSync(configPath, '{ not json')
     r.child.kill('SIGHUP')
-    await waitFor('refusal logged', () => r.logs.some((l) => l.msg === 'reload refused; going on with the config it had') || undefined, 10_000)
+    await waitFor(
+      'refusal logged',
+      () => r.logs.some((l) => l.msg === 'reload refused; going on with the config it had') || undefined,
+      10_000,
+    )
     t.equal(r.child.exitCode, null, 'still running')
     t.match(await via(r.proxyUrl, 'shop.test'), { status: 200, servedBy: 'shop-green' })
   })
@@ -224,7 +272,11 @@ t.test('defaultApp serves unknown hosts; the short form works with one app', asy
   const r = await startRouterProcess(configPath)
   t.teardown(() => r.stop('SIGKILL'))
   t.match(await via(r.proxyUrl, 'whatever.test'), { status: 200, servedBy: 'one-blue' })
-  t.match(await admin(r.adminUrl, 'POST', '/v1/flip', {}), { status: 200, json: { state: { live: 'green' }, entry: { app: 'site' } } }, 'short form')
+  t.match(
+    await admin(r.adminUrl, 'POST', '/v1/flip', {}),
+    { status: 200, json: { state: { live: 'green' }, entry: { app: 'site' } } },
+    'short form',
+  )
   t.match(await admin(r.adminUrl, 'GET', '/v1/apps/site/state'), { json: { live: 'green' } })
   t.match(await via(r.proxyUrl, 'site.test'), { servedBy: 'one-green' })
 })
@@ -233,8 +285,24 @@ t.test('a state stored by the single-app version loads unchanged as the app defa
   const a = await servers(t, 'legacy')
   const dir = mkdtempSync(join(tmpdir(), 'switchyard-apps-'))
   // What the previous version wrote: one file { state, history }.
-  const state = { version: 7, live: 'green', previous: 'blue', canary: 5, cohorts: [], rollout: null, updatedAt: '2026-01-01T00:00:00.000Z', lastFlipAt: '2026-01-01T00:00:00.000Z', lastFlipAction: 'flip' }
-  writeFileSync(join(dir, 'state.json'), JSON.stringify({ state, history: [{ at: state.updatedAt, version: 7, action: 'flip', from: 'blue', to: 'green', actor: 'cli', reason: null }] }))
+  const state = {
+    version: 7,
+    live: 'green',
+    previous: 'blue',
+    canary: 5,
+    cohorts: [],
+    rollout: null,
+    updatedAt: '2026-01-01T00:00:00.000Z',
+    lastFlipAt: '2026-01-01T00:00:00.000Z',
+    lastFlipAction: 'flip',
+  }
+  writeFileSync(
+    join(dir, 'state.json'),
+    JSON.stringify({
+      state,
+      history: [{ at: state.updatedAt, version: 7, action: 'flip', from: 'blue', to: 'green', actor: 'cli', reason: null }],
+    }),
+  )
   const configPath = join(dir, 'config.json')
   write(configPath, {
     listen: { host: '127.0.0.1', port: 0 },

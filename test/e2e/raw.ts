@@ -50,21 +50,25 @@ export function exchange(
     sock.on('error', () => finish(true))
     sock.on('close', () => finish(true))
     sock.on('end', () => finish(true))
-    sock.on('connect', () => void (async () => {
-      for (let i = 0; i < parts.length; i++) {
-        if (i > 0) {
-          if (opts.waitFor !== undefined) {
-            if (!data.includes(opts.waitFor)) await new Promise<void>((r) => (waiting = r))
-          } else if ((opts.gapMs ?? 0) > 0) {
-            await new Promise((r) => setTimeout(r, opts.gapMs))
+    sock.on(
+      'connect',
+      () =>
+        void (async () => {
+          for (let i = 0; i < parts.length; i++) {
+            if (i > 0) {
+              if (opts.waitFor !== undefined) {
+                if (!data.includes(opts.waitFor)) await new Promise<void>((r) => (waiting = r))
+              } else if ((opts.gapMs ?? 0) > 0) {
+                await new Promise((r) => setTimeout(r, opts.gapMs))
+              }
+            }
+            if (done || sock.destroyed) return
+            sock.write(parts[i])
           }
-        }
-        if (done || sock.destroyed) return
-        sock.write(parts[i])
-      }
-      // Half-close: the router has everything and must answer or close.
-      if (opts.end === true && !sock.destroyed) sock.end()
-    })())
+          // Half-close: the router has everything and must answer or close.
+          if (opts.end === true && !sock.destroyed) sock.end()
+        })(),
+    )
   })
 }
 

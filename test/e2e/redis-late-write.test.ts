@@ -12,7 +12,13 @@ import { startColorServer } from './upstreams.js'
  * write still in its buffer, the commit script finds itself past its
  * deadline and refuses. An operator told "failed" can rely on it.
  */
-const CLEAN_ENV = { SWITCHYARD_REDIS_URL: '', SWITCHYARD_ADMIN_TOKEN: '', SWITCHYARD_LISTEN_PORT: '', SWITCHYARD_ADMIN_PORT: '', SWITCHYARD_CONFIG: '' }
+const CLEAN_ENV = {
+  SWITCHYARD_REDIS_URL: '',
+  SWITCHYARD_ADMIN_TOKEN: '',
+  SWITCHYARD_LISTEN_PORT: '',
+  SWITCHYARD_ADMIN_PORT: '',
+  SWITCHYARD_CONFIG: '',
+}
 
 t.test('a write answered 503 during a Redis stall is never applied later', async (t) => {
   if (!requireRedis(t)) return
@@ -25,10 +31,16 @@ t.test('a write answered 503 during a Redis stall is never applied later', async
     await green.close()
   })
   const dir = mkdtempSync(join(tmpdir(), 'switchyard-late-'))
-  const r = await startRouterProcess(writeConfig(baseConfig(dir, [blue.url], [green.url], { store: { type: 'redis', url: redis.url, prefix: 'late' } })), CLEAN_ENV)
+  const r = await startRouterProcess(
+    writeConfig(baseConfig(dir, [blue.url], [green.url], { store: { type: 'redis', url: redis.url, prefix: 'late' } })),
+    CLEAN_ENV,
+  )
   t.teardown(() => r.stop('SIGKILL'))
   // A first write measures the clocks and proves the path works.
-  t.match(await admin(r.adminUrl, 'PUT', '/v1/canary', { percent: 5, force: true }), { status: 200, json: { state: { canary: 5, version: 2 } } })
+  t.match(await admin(r.adminUrl, 'PUT', '/v1/canary', { percent: 5, force: true }), {
+    status: 200,
+    json: { state: { canary: 5, version: 2 } },
+  })
 
   redis.pause()
   const refused = await admin(r.adminUrl, 'PUT', '/v1/canary', { percent: 40, force: true })
@@ -46,5 +58,8 @@ t.test('a write answered 503 during a Redis stall is never applied later', async
   t.equal(await raw.llen('late:history'), 1, 'no history entry for it either')
   t.match(await admin(r.adminUrl, 'GET', '/v1/state'), { json: { canary: 5, version: 2 } }, 'nor on the router')
   // And writes work again.
-  t.match(await admin(r.adminUrl, 'PUT', '/v1/canary', { percent: 10, force: true }), { status: 200, json: { state: { canary: 10, version: 3 } } })
+  t.match(await admin(r.adminUrl, 'PUT', '/v1/canary', { percent: 10, force: true }), {
+    status: 200,
+    json: { state: { canary: 10, version: 3 } },
+  })
 })

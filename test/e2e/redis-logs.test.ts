@@ -10,7 +10,13 @@ import { startColorServer } from './upstreams.js'
 // (with Sentinel, the master's, not the placeholder URL), and nothing about
 // an outage when it closes its connections on purpose.
 
-const CLEAN_ENV = { SWITCHYARD_REDIS_URL: '', SWITCHYARD_ADMIN_TOKEN: '', SWITCHYARD_LISTEN_PORT: '', SWITCHYARD_ADMIN_PORT: '', SWITCHYARD_CONFIG: '' }
+const CLEAN_ENV = {
+  SWITCHYARD_REDIS_URL: '',
+  SWITCHYARD_ADMIN_TOKEN: '',
+  SWITCHYARD_LISTEN_PORT: '',
+  SWITCHYARD_ADMIN_PORT: '',
+  SWITCHYARD_CONFIG: '',
+}
 const UNREACHABLE = 'redis unreachable; retrying in the background'
 const BACK = 'redis reachable again'
 
@@ -25,7 +31,11 @@ t.test('a clean SIGTERM logs no outage', async (t) => {
   const router = await startRouterProcess(cfg, CLEAN_ENV)
   t.teardown(() => router.stop('SIGKILL'))
   t.equal(await router.stop(), 0)
-  t.same(router.logs.filter((l) => l.msg === UNREACHABLE), [], 'closing its own connections is not an outage')
+  t.same(
+    router.logs.filter((l) => l.msg === UNREACHABLE),
+    [],
+    'closing its own connections is not an outage',
+  )
 })
 
 t.test('with Sentinel, outages name the master address; a clean SIGTERM logs none', async (t) => {
@@ -64,5 +74,9 @@ t.test('with Sentinel, outages name the master address; a clean SIGTERM logs non
 
   const before = router.logs.length
   t.equal(await router.stop(), 0)
-  t.same(router.logs.slice(before).filter((l) => l.msg === UNREACHABLE), [], 'a clean SIGTERM logs no outage')
+  t.same(
+    router.logs.slice(before).filter((l) => l.msg === UNREACHABLE),
+    [],
+    'a clean SIGTERM logs no outage',
+  )
 })

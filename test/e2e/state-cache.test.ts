@@ -10,7 +10,13 @@ import { startColorServer } from './upstreams.js'
 // it routes by its cached state instead of refusing to start, refuses writes
 // until Redis is back, then writes its state back into the empty Redis.
 
-const CLEAN_ENV = { SWITCHYARD_REDIS_URL: '', SWITCHYARD_ADMIN_TOKEN: '', SWITCHYARD_LISTEN_PORT: '', SWITCHYARD_ADMIN_PORT: '', SWITCHYARD_CONFIG: '' }
+const CLEAN_ENV = {
+  SWITCHYARD_REDIS_URL: '',
+  SWITCHYARD_ADMIN_TOKEN: '',
+  SWITCHYARD_LISTEN_PORT: '',
+  SWITCHYARD_ADMIN_PORT: '',
+  SWITCHYARD_CONFIG: '',
+}
 
 t.test('restart during a Redis outage routes by the cached state', async (t) => {
   if (!requireRedis(t)) return
@@ -30,13 +36,20 @@ t.test('restart during a Redis outage routes by the cached state', async (t) => 
   const flip = await admin(first.adminUrl, 'POST', '/v1/flip', { reason: 'release' })
   t.equal(flip.status, 200)
   const version = flip.json.state.version as number
-  await eventually(() => existsSync(cachePath) && JSON.parse(readFileSync(cachePath, 'utf8')).version === version, 10_000, 'the cache holds the flip')
+  await eventually(
+    () => existsSync(cachePath) && JSON.parse(readFileSync(cachePath, 'utf8')).version === version,
+    10_000,
+    'the cache holds the flip',
+  )
   t.equal(await first.stop(), 0)
 
   await redis.kill()
   const second = await startRouterProcess(cfg, CLEAN_ENV, 30_000)
   t.teardown(() => second.stop('SIGKILL'))
-  t.ok(second.logs.some((l) => l.msg === 'state store unreachable: routing by the cached state until it is back'), 'says it uses the cache')
+  t.ok(
+    second.logs.some((l) => l.msg === 'state store unreachable: routing by the cached state until it is back'),
+    'says it uses the cache',
+  )
   const served = (await (await fetch(second.proxyUrl)).json()) as { color: string }
   t.equal(served.color, 'green', 'routes by the cached state (green live)')
   const refused = await admin(second.adminUrl, 'POST', '/v1/rollback', {})

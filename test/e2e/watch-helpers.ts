@@ -32,7 +32,11 @@ export class Traffic {
   #stopped = false
   #workers: Promise<void>[] = []
 
-  constructor(readonly proxyUrl: string, readonly prefix = 'user', connections = 4) {
+  constructor(
+    readonly proxyUrl: string,
+    readonly prefix = 'user',
+    connections = 4,
+  ) {
     this.pool = new Pool(proxyUrl, { connections, pipelining: 1 })
   }
 

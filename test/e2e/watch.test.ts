@@ -123,20 +123,34 @@ t.test('green failing 100% at canary 30% → canary back to 0 within one window;
   t.same(traffic.failures, [], 'no transport failures')
   const blues = traffic.answers.filter((a) => a.color === 'blue')
   t.ok(blues.length > 0, `blue got traffic (${blues.length} requests)`)
-  t.same(blues.filter((a) => a.status !== 200), [], 'every request that went to blue answered 200')
+  t.same(
+    blues.filter((a) => a.status !== 200),
+    [],
+    'every request that went to blue answered 200',
+  )
   t.equal(blues.filter((a) => a.servedBy !== 'blue').length, 0, 'and blue served it')
-  t.same(greens.filter((a) => a.status !== 500), [], 'green answered its 500s (nothing else went wrong)')
+  t.same(
+    greens.filter((a) => a.status !== 500),
+    [],
+    'green answered its 500s (nothing else went wrong)',
+  )
 
   // After the revert, new users all land on blue and get 200.
   const after = await traffic.burst(40)
   t.equal(after.length, 40)
-  t.ok(after.every((a) => a.color === 'blue' && a.status === 200), 'after the revert every request is blue and 200')
+  t.ok(
+    after.every((a) => a.color === 'blue' && a.status === 200),
+    'after the revert every request is blue and 200',
+  )
 
   const m = await metrics(router)
   t.equal(value(m.samples, 'switchyard_auto_reverts_total', { app: 'default' }), 1, 'auto_reverts_total counts the revert')
   t.equal(value(m.samples, 'switchyard_canary_percent', { app: 'default' }), 0)
   t.equal(value(m.samples, 'switchyard_flips_total', { app: 'default' }), 0, 'a canary revert is not a flip')
-  t.ok(router.logs.some((l) => typeof l.msg === 'string' && l.msg.startsWith('auto-revert: green error rate')), 'the revert is logged')
+  t.ok(
+    router.logs.some((l) => typeof l.msg === 'string' && l.msg.startsWith('auto-revert: green error rate')),
+    'the revert is logged',
+  )
 })
 
 t.test('a flip to a failing green rolls back on its own', async (t) => {
@@ -168,10 +182,16 @@ t.test('a flip to a failing green rolls back on its own', async (t) => {
   t.equal(entries[1]?.action, 'flip', 'the flip is the entry before it')
 
   t.same(traffic.failures, [], 'no transport failures')
-  t.ok(traffic.answers.some((a) => a.color === 'green' && a.status === 500), 'green did get (and fail) traffic')
+  t.ok(
+    traffic.answers.some((a) => a.color === 'green' && a.status === 500),
+    'green did get (and fail) traffic',
+  )
   const hitsBefore = blue.hits
   const after = await traffic.burst(20)
-  t.ok(after.every((a) => a.color === 'blue' && a.status === 200 && a.servedBy === 'blue'), 'live blue again: 200 from blue')
+  t.ok(
+    after.every((a) => a.color === 'blue' && a.status === 200 && a.servedBy === 'blue'),
+    'live blue again: 200 from blue',
+  )
   t.ok(blue.hits >= hitsBefore + 20)
 
   // the rollback cleared both windows; blue's window now holds the burst, all fine
@@ -186,7 +206,11 @@ t.test('a flip to a failing green rolls back on its own', async (t) => {
 
   const m = await metrics(router)
   t.equal(value(m.samples, 'switchyard_auto_reverts_total', { app: 'default' }), 1)
-  t.equal(value(m.samples, 'switchyard_flips_total', { app: 'default' }), 2, 'the flip and the automatic rollback both change the live color')
+  t.equal(
+    value(m.samples, 'switchyard_flips_total', { app: 'default' }),
+    2,
+    'the flip and the automatic rollback both change the live color',
+  )
   t.equal(value(m.samples, 'switchyard_live_color', { app: 'default', color: 'blue' }), 1)
   t.equal(value(m.samples, 'switchyard_live_color', { app: 'default', color: 'green' }), 0)
 })
@@ -211,7 +235,10 @@ t.test('failing /health on green: flip refused 409 SMOKE_FAILED, state unchanged
   t.same(after, before, 'state exactly as it was')
   t.same(await history(router), historyBefore, 'nothing recorded')
   const stillBlue = await traffic.burst(5)
-  t.ok(stillBlue.every((a) => a.color === 'blue' && a.status === 200), 'traffic still on blue')
+  t.ok(
+    stillBlue.every((a) => a.color === 'blue' && a.status === 200),
+    'traffic still on blue',
+  )
 
   const smoke = await admin(router.adminUrl, 'POST', '/v1/smoke', { color: 'green' })
   t.equal(smoke.status, 200, 'on-demand smoke answers 200 even when failing')
@@ -224,7 +251,10 @@ t.test('failing /health on green: flip refused 409 SMOKE_FAILED, state unchanged
   t.equal(forced.json.state.version, before.version + 1)
   t.equal(forced.json.entry?.action, 'flip')
   const onGreen = await traffic.burst(5)
-  t.ok(onGreen.every((a) => a.color === 'green' && a.status === 200), 'traffic now on green')
+  t.ok(
+    onGreen.every((a) => a.color === 'green' && a.status === 200),
+    'traffic now on green',
+  )
 })
 
 t.test('a 3-step rollout against a healthy green ends live on green', async (t) => {
@@ -265,7 +295,10 @@ t.test('a 3-step rollout against a healthy green ends live on green', async (t) 
   t.same((await admin(router.adminUrl, 'GET', '/v1/rollout')).json, { rollout: null, progress: null }, 'GET /v1/rollout: null')
 
   const entries = await history(router)
-  t.notOk(entries.some((e) => e.action === 'auto-revert'), 'no auto-revert')
+  t.notOk(
+    entries.some((e) => e.action === 'auto-revert'),
+    'no auto-revert',
+  )
   const ops = entries
     .filter((e) => e.action === 'rollout')
     .reverse()
@@ -287,10 +320,17 @@ t.test('a 3-step rollout against a healthy green ends live on green', async (t) 
   t.equal(promote.actor, 'switchyard')
 
   t.same(traffic.failures, [], 'no transport failures')
-  t.same(traffic.answers.filter((a) => a.status !== 200), [], 'every request answered 200 during the rollout')
+  t.same(
+    traffic.answers.filter((a) => a.status !== 200),
+    [],
+    'every request answered 200 during the rollout',
+  )
   t.ok(traffic.answers.filter((a) => a.color === 'green').length >= 3 * 5, 'green got traffic in every step')
   const after = await traffic.burst(10)
-  t.ok(after.every((a) => a.color === 'green' && a.status === 200), 'live on green')
+  t.ok(
+    after.every((a) => a.color === 'green' && a.status === 200),
+    'live on green',
+  )
   t.comment(`canary values seen while polling: ${[...seen].join(', ')}; requests: ${traffic.answers.length}`)
 })
 
@@ -320,7 +360,10 @@ t.test('/metrics exposes every contract metric with correct values after known t
   t.ok(toBlue.length === N && toBlue.every((a) => a.status === 200 && a.color === 'blue'), `${N} × 200 from blue`)
   const toGreen = await traffic.burst(K, { 'x-switchyard-color': 'green' }, 1)
   t.equal(toGreen.length, K)
-  t.ok(toGreen.every((a) => a.status === 502), `${K} × 502 from the dead green: ${JSON.stringify(toGreen.map((a) => a.status))}`)
+  t.ok(
+    toGreen.every((a) => a.status === 502),
+    `${K} × 502 from the dead green: ${JSON.stringify(toGreen.map((a) => a.status))}`,
+  )
 
   const m1 = await metrics(router)
   const types = m1.types
@@ -334,26 +377,63 @@ t.test('/metrics exposes every contract metric with correct values after known t
   t.equal(types.get('switchyard_auto_reverts_total'), 'counter')
   t.equal(types.get('switchyard_last_flip_timestamp_seconds'), 'gauge')
 
-  t.equal(value(m1.samples, 'switchyard_requests_total', { app: 'default', color: 'blue', code: '200' }), N, `requests_total{blue,200} = ${N}`)
-  t.equal(value(m1.samples, 'switchyard_requests_total', { app: 'default', color: 'green', code: '502' }), K, `requests_total{green,502} = ${K}`)
+  t.equal(
+    value(m1.samples, 'switchyard_requests_total', { app: 'default', color: 'blue', code: '200' }),
+    N,
+    `requests_total{blue,200} = ${N}`,
+  )
+  t.equal(
+    value(m1.samples, 'switchyard_requests_total', { app: 'default', color: 'green', code: '502' }),
+    K,
+    `requests_total{green,502} = ${K}`,
+  )
   const allRequests = find(m1.samples, 'switchyard_requests_total', { app: 'default' }).reduce((n, s) => n + s.value, 0)
   t.equal(allRequests, N + K, 'nothing else counted')
 
   const upErrors = find(m1.samples, 'switchyard_upstream_errors_total', { app: 'default', color: 'green' })
-  t.equal(upErrors.reduce((n, s) => n + s.value, 0), K, `upstream_errors_total{green} = ${K}`)
-  t.ok(upErrors.every((s) => s.labels.kind === 'connect' || s.labels.kind === 'no-target'), `kinds: ${upErrors.map((s) => `${s.labels.kind}=${s.value}`).join(', ')}`)
-  t.ok((value(m1.samples, 'switchyard_upstream_errors_total', { app: 'default', color: 'green', kind: 'connect' }) ?? 0) >= 1, 'the first one is a connect failure')
-  t.equal(find(m1.samples, 'switchyard_upstream_errors_total', { app: 'default', color: 'blue' }).reduce((n, s) => n + s.value, 0), 0, 'none on blue')
+  t.equal(
+    upErrors.reduce((n, s) => n + s.value, 0),
+    K,
+    `upstream_errors_total{green} = ${K}`,
+  )
+  t.ok(
+    upErrors.every((s) => s.labels.kind === 'connect' || s.labels.kind === 'no-target'),
+    `kinds: ${upErrors.map((s) => `${s.labels.kind}=${s.value}`).join(', ')}`,
+  )
+  t.ok(
+    (value(m1.samples, 'switchyard_upstream_errors_total', { app: 'default', color: 'green', kind: 'connect' }) ?? 0) >= 1,
+    'the first one is a connect failure',
+  )
+  t.equal(
+    find(m1.samples, 'switchyard_upstream_errors_total', { app: 'default', color: 'blue' }).reduce((n, s) => n + s.value, 0),
+    0,
+    'none on blue',
+  )
 
-  for (const [color, n] of [['blue', N], ['green', K]] as const) {
-    t.equal(value(m1.samples, 'switchyard_request_duration_seconds_count', { app: 'default', color }), n, `duration _count{${color}} = ${n}`)
-    t.equal(value(m1.samples, 'switchyard_request_duration_seconds_bucket', { app: 'default', color, le: '+Inf' }), n, `_bucket{${color},+Inf} = ${n}`)
+  for (const [color, n] of [
+    ['blue', N],
+    ['green', K],
+  ] as const) {
+    t.equal(
+      value(m1.samples, 'switchyard_request_duration_seconds_count', { app: 'default', color }),
+      n,
+      `duration _count{${color}} = ${n}`,
+    )
+    t.equal(
+      value(m1.samples, 'switchyard_request_duration_seconds_bucket', { app: 'default', color, le: '+Inf' }),
+      n,
+      `_bucket{${color},+Inf} = ${n}`,
+    )
     const sum = value(m1.samples, 'switchyard_request_duration_seconds_sum', { app: 'default', color })
     t.ok(sum !== undefined && sum > 0 && sum < n * 10, `_sum{${color}} is a plausible duration (${sum})`)
     const buckets = find(m1.samples, 'switchyard_request_duration_seconds_bucket', { app: 'default', color })
     t.ok(buckets.length >= 2, 'several buckets')
     const cumulative = buckets.map((b) => b.value)
-    t.same(cumulative, [...cumulative].sort((a, b) => a - b), 'buckets are cumulative')
+    t.same(
+      cumulative,
+      [...cumulative].sort((a, b) => a - b),
+      'buckets are cumulative',
+    )
     t.ok(buckets.some((b) => b.labels.le === '0.001') && buckets.some((b) => b.labels.le === '10'), 'buckets from 1 ms to 10 s')
   }
   t.ok((value(m1.samples, 'process_cpu_user_seconds_total') ?? 0) > 0, 'default process metrics')
@@ -379,7 +459,10 @@ t.test('/metrics exposes every contract metric with correct values after known t
   t.equal(value(m3.samples, 'switchyard_state_version', { app: 'default' }), s3.version, 'state_version = GET /v1/state version')
   const lastFlip = value(m3.samples, 'switchyard_last_flip_timestamp_seconds', { app: 'default' }) ?? 0
   t.type(s3.lastFlipAt, 'string')
-  t.ok(Math.abs(lastFlip - Date.parse(s3.lastFlipAt) / 1000) < 0.002, `last_flip_timestamp_seconds = lastFlipAt (${lastFlip} vs ${s3.lastFlipAt})`)
+  t.ok(
+    Math.abs(lastFlip - Date.parse(s3.lastFlipAt) / 1000) < 0.002,
+    `last_flip_timestamp_seconds = lastFlipAt (${lastFlip} vs ${s3.lastFlipAt})`,
+  )
   t.equal(value(m3.samples, 'switchyard_auto_reverts_total', { app: 'default' }), 0, 'no auto-revert (disabled)')
   // the counters of traffic did not move without traffic
   t.equal(value(m3.samples, 'switchyard_requests_total', { app: 'default', color: 'blue', code: '200' }), N)

@@ -14,7 +14,13 @@ import { startColorServer } from './upstreams.js'
  * workers: the instance reports the version all its workers acknowledged.
  */
 
-const CLEAN_ENV = { SWITCHYARD_REDIS_URL: '', SWITCHYARD_ADMIN_TOKEN: '', SWITCHYARD_LISTEN_PORT: '', SWITCHYARD_ADMIN_PORT: '', SWITCHYARD_CONFIG: '' }
+const CLEAN_ENV = {
+  SWITCHYARD_REDIS_URL: '',
+  SWITCHYARD_ADMIN_TOKEN: '',
+  SWITCHYARD_LISTEN_PORT: '',
+  SWITCHYARD_ADMIN_PORT: '',
+  SWITCHYARD_CONFIG: '',
+}
 
 async function colors(url: string, n: number): Promise<Set<string>> {
   const out = new Set<string>()

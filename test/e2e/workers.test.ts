@@ -72,7 +72,11 @@ t.test('workers: 2', async (t) => {
     t.notOk(pids.includes(router.child.pid as number), 'the workers are not the primary')
     t.same(new Set(await colors(router.proxyUrl, 10)), new Set(['blue']))
     t.ok(router.previewUrl, 'the preview listener is up')
-    t.same(new Set(await colors(router.previewUrl as string, 6)), new Set(['green']), 'the preview listener of every worker routes to the idle color')
+    t.same(
+      new Set(await colors(router.previewUrl as string, 6)),
+      new Set(['green']),
+      'the preview listener of every worker routes to the idle color',
+    )
     const m = await metrics(router)
     t.equal(sum(m, 'switchyard_workers'), 2)
   })
@@ -98,11 +102,18 @@ t.test('workers: 2', async (t) => {
       const now = await metrics(router)
       return sum(now, 'switchyard_requests_total') === 56 && now
     })
-    t.equal(sum(after, 'switchyard_requests_total', { color: 'green', code: '200' }), 46, 'the green requests of both workers (40 + 6 preview), summed')
+    t.equal(
+      sum(after, 'switchyard_requests_total', { color: 'green', code: '200' }),
+      46,
+      'the green requests of both workers (40 + 6 preview), summed',
+    )
     t.equal(sum(after, 'switchyard_request_duration_seconds_count'), 56, 'the histogram sums both workers too')
     const a = perWorker(after)
     const b = perWorker(before)
-    t.ok((a['0'] ?? 0) - (b['0'] ?? 0) > 0 && (a['1'] ?? 0) - (b['1'] ?? 0) > 0, `both workers served some of the 40 (${JSON.stringify(a)})`)
+    t.ok(
+      (a['0'] ?? 0) - (b['0'] ?? 0) > 0 && (a['1'] ?? 0) - (b['1'] ?? 0) > 0,
+      `both workers served some of the 40 (${JSON.stringify(a)})`,
+    )
     t.equal((a['0'] ?? 0) + (a['1'] ?? 0), 56, 'the per-worker counts add up to the total')
   })
 
@@ -128,14 +139,19 @@ t.test('workers: 2', async (t) => {
     const after = perWorker(await metrics(router))
     const d0 = (after['0'] ?? 0) - (before['0'] ?? 0)
     const d1 = (after['1'] ?? 0) - (before['1'] ?? 0)
-    t.ok(d0 > 0 && d0 < 20 && d1 > 0 && d1 < 20, `each worker served part of the 20 errors (${d0} + ${d1}); neither alone reached minRequests`)
+    t.ok(
+      d0 > 0 && d0 < 20 && d1 > 0 && d1 < 20,
+      `each worker served part of the 20 errors (${d0} + ${d1}); neither alone reached minRequests`,
+    )
     t.same(new Set(await colors(router.proxyUrl, 6)), new Set(['blue']), 'every worker routes by the reverted state')
   })
 
   await t.test('a killed worker comes back', async (t) => {
     const [victim] = workerPids(router)
     process.kill(victim, 'SIGKILL')
-    await waitFor('the worker exit log line', () => router.logs.some((l) => l.msg === 'worker exited; restarting it' && l.workerPid === victim))
+    await waitFor('the worker exit log line', () =>
+      router.logs.some((l) => l.msg === 'worker exited; restarting it' && l.workerPid === victim),
+    )
     const fresh = await waitFor('a new worker', () => {
       const pids = workerPids(router)
       return pids.length === 3 && pids[2]
@@ -163,10 +179,14 @@ t.test('workers: 2', async (t) => {
     t.equal(r.status, 200)
     t.same(r.json.changed, ['default'])
     // The reload answers after the broadcast; give the workers' IPC a moment to deliver it.
-    await waitFor('no color header from any worker', async () => {
-      for (let i = 0; i < 6; i++) if ((await request(router.proxyUrl + '/x')).headers['x-switchyard-color'] !== undefined) return false
-      return true
-    }, 10_000)
+    await waitFor(
+      'no color header from any worker',
+      async () => {
+        for (let i = 0; i < 6; i++) if ((await request(router.proxyUrl + '/x')).headers['x-switchyard-color'] !== undefined) return false
+        return true
+      },
+      10_000,
+    )
     const changedWorkers = await admin(router.adminUrl, 'POST', '/v1/reload', {})
     t.same(changedWorkers.json.needsRestart, [], 'nothing else changed')
     writeConfig({ ...cfg, headers: { exposeColor: false }, workers: 3 }, dir)

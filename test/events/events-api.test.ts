@@ -37,11 +37,18 @@ t.test('GET /v1/events on a router with two apps', async (t) => {
     t.equal(blog.data.state.version, 1)
     const flip = await r.call('POST', '/v1/apps/shop/flip', { reason: 'events test' })
     t.equal(flip.status, 200, JSON.stringify(flip.json))
-    const st = await s.waitFor((e) => e.event === 'state' && e.data.app === 'shop' && e.data.state.live === 'green', 5000, 'the flipped state')
+    const st = await s.waitFor(
+      (e) => e.event === 'state' && e.data.app === 'shop' && e.data.state.live === 'green',
+      5000,
+      'the flipped state',
+    )
     t.equal(st.data.state.version, flip.json.state.version)
     const h = await s.waitFor((e) => e.event === 'history' && e.data.app === 'shop', 5000, 'the history entry')
     t.match(h.data.entry, { action: 'flip', from: 'blue', to: 'green', reason: 'events test', version: flip.json.state.version })
-    t.notOk(s.events.some((e) => e.event === 'state' && e.data.app === 'blog' && e.data.state.version !== 1), 'blog did not change')
+    t.notOk(
+      s.events.some((e) => e.event === 'state' && e.data.app === 'blog' && e.data.state.version !== 1),
+      'blog did not change',
+    )
   })
 
   await t.test('stats every 1–2 s with the traffic of each color', async (t) => {
@@ -63,7 +70,13 @@ t.test('GET /v1/events on a router with two apps', async (t) => {
     const first = await s.waitFor((e) => e.event === 'stats' && e.data.app === 'shop', 5000, 'stats of shop')
     const stats = [first]
     for (let i = 0; i < 3; i++) {
-      stats.push(await s.waitFor((e) => e.event === 'stats' && e.data.app === 'shop' && e.at > stats[stats.length - 1].at, 5000, 'more stats of shop'))
+      stats.push(
+        await s.waitFor(
+          (e) => e.event === 'stats' && e.data.app === 'shop' && e.at > stats[stats.length - 1].at,
+          5000,
+          'more stats of shop',
+        ),
+      )
     }
     stop = true
     await load
@@ -72,12 +85,23 @@ t.test('GET /v1/events on a router with two apps', async (t) => {
       t.ok(e.data.intervalSeconds >= 0.9 && e.data.intervalSeconds <= 2.5, `interval ${e.data.intervalSeconds} s`)
     }
     const gaps = stats.slice(1).map((e, i) => e.at - stats[i].at)
-    t.ok(gaps.every((g) => g > 500 && g < 3000), `stats arrive about every second: ${gaps.map((g) => g.toFixed(0)).join(', ')} ms`)
+    t.ok(
+      gaps.every((g) => g > 500 && g < 3000),
+      `stats arrive about every second: ${gaps.map((g) => g.toFixed(0)).join(', ')} ms`,
+    )
     const total = stats.reduce((n, e) => n + e.data.colors.green.rps * e.data.intervalSeconds, 0)
     t.ok(total > 10, `green served requests (${total.toFixed(0)})`)
-    t.ok(stats.every((e) => e.data.colors.blue.rps === 0), `blue is idle and shows 0 rps: ${JSON.stringify(stats.map((e) => e.data.colors.blue))}`)
+    t.ok(
+      stats.every((e) => e.data.colors.blue.rps === 0),
+      `blue is idle and shows 0 rps: ${JSON.stringify(stats.map((e) => e.data.colors.blue))}`,
+    )
     const withTraffic = stats.filter((e) => e.data.colors.green.requests > 0)
-    t.ok(withTraffic.every((e) => typeof e.data.colors.green.p99 === 'number' && e.data.colors.green.p99 > 0 && e.data.colors.green.p99 < 5000), 'p99 in ms')
+    t.ok(
+      withTraffic.every(
+        (e) => typeof e.data.colors.green.p99 === 'number' && e.data.colors.green.p99 > 0 && e.data.colors.green.p99 < 5000,
+      ),
+      'p99 in ms',
+    )
     const errors = stats.reduce((n, e) => n + e.data.colors.green.errorRate * e.data.colors.green.requests, 0)
     t.ok(Math.round(errors) >= 9 && Math.round(errors) <= 11, `the ~10 failed requests show in the error rate (${errors.toFixed(1)})`)
     t.ok(stats.filter((e) => e.data.colors.blue.p99 === null).length === stats.length, 'no p99 without requests')
@@ -117,7 +141,11 @@ t.test('GET /v1/events on a router with two apps', async (t) => {
       'the router logged the cut',
     )
     // The listener that reads got every change.
-    await listener.waitFor((e) => e.event === 'history' && e.data.app === 'blog' && e.data.entry.version === 1 + writes, 20_000, 'the last big change')
+    await listener.waitFor(
+      (e) => e.event === 'history' && e.data.app === 'blog' && e.data.entry.version === 1 + writes,
+      20_000,
+      'the last big change',
+    )
     const del = await r.call('DELETE', '/v1/apps/blog/cohorts/big')
     t.equal(del.status, 200)
     const rss = Number((await readStatus(r.router.child.pid!)).match(/VmRSS:\s+(\d+)/)?.[1] ?? 0) / 1024
@@ -129,7 +157,10 @@ t.test('GET /v1/events on a router with two apps', async (t) => {
     streams.length = 0
     await new Promise((res) => setTimeout(res, 300))
     const opened = await Promise.all(Array.from({ length: 100 }, () => open()))
-    t.ok(opened.every((s) => s.status === 200), '100 streams open')
+    t.ok(
+      opened.every((s) => s.status === 200),
+      '100 streams open',
+    )
     const extra = await request(r.router.adminUrl + '/v1/events', { headers: { authorization: `Bearer ${r.token}` } })
     t.equal(extra.status, 503)
     t.equal(extra.json().error.code, 'TOO_MANY_STREAMS')

@@ -133,7 +133,12 @@ t.test('a stream whose reader is behind: stats dropped, then cut off past the bo
   const state = initialState('blue', '2026-01-01T00:00:00.000Z')
   const app: EventApp = { name: 'a', service: { state, history: async () => [] } }
   const metrics = createMetrics({ defaultMetrics: false })
-  const hub = new EventHub({ apps: () => [app], tallies: (n) => metrics.app(n).snapshot(), maxBufferedBytes: 64 * 1024, statsIntervalMs: 20 })
+  const hub = new EventHub({
+    apps: () => [app],
+    tallies: (n) => metrics.app(n).snapshot(),
+    maxBufferedBytes: 64 * 1024,
+    statsIntervalMs: 20,
+  })
   const chunks: string[] = []
   let needDrain = false
   let length = 0
@@ -162,9 +167,16 @@ t.test('a stream whose reader is behind: stats dropped, then cut off past the bo
   t.equal(hub.size, 1)
   await new Promise((r) => setTimeout(r, 150))
   t.ok(stream.dropped >= 3, `stats dropped while the socket is behind (${stream.dropped})`)
-  t.notOk(chunks.some((c) => c.startsWith('event: stats')), 'no stats frame written')
+  t.notOk(
+    chunks.some((c) => c.startsWith('event: stats')),
+    'no stats frame written',
+  )
   const before = chunks.length
-  const big = { ...state, version: 2, cohorts: [{ name: 'c', color: 'green', match: { users: Array.from({ length: 3000 }, (_, i) => `u${i}`) } }] }
+  const big = {
+    ...state,
+    version: 2,
+    cohorts: [{ name: 'c', color: 'green', match: { users: Array.from({ length: 3000 }, (_, i) => `u${i}`) } }],
+  }
   hub.onChange({ app: 'a', state: big as never, previous: state, entry: null })
   t.equal(chunks.length, before + 1, 'a state frame is never dropped')
   for (let i = 0; i < 10 && !destroyed; i++) hub.onChange({ app: 'a', state: big as never, previous: state, entry: null })

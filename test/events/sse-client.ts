@@ -20,7 +20,10 @@ export interface SseClient {
 
 export async function openEvents(adminUrl: string, token: string | null): Promise<SseClient> {
   const abort = new AbortController()
-  const res = await fetch(`${adminUrl}/v1/events`, { headers: token === null ? {} : { authorization: `Bearer ${token}` }, signal: abort.signal })
+  const res = await fetch(`${adminUrl}/v1/events`, {
+    headers: token === null ? {} : { authorization: `Bearer ${token}` },
+    signal: abort.signal,
+  })
   const events: SseEvent[] = []
   const comments: string[] = []
   const waiters = new Set<() => void>()

@@ -3,8 +3,23 @@
  * table holder the test can swap, a recording observer, and a proxy on a
  * free port. Everything is closed in t.teardown.
  */
-import { compile, initialState, type Cohort, type Color, type RoutingOptions, type RoutingTable, type State } from '../../src/routing/index.js'
-import { createDataPlane, type AppPlaneOptions, type DataPlane, type DataPlaneOptions, type TargetHealth, type UpstreamErrorKind } from '../../src/dataplane/index.js'
+import {
+  compile,
+  initialState,
+  type Cohort,
+  type Color,
+  type RoutingOptions,
+  type RoutingTable,
+  type State,
+} from '../../src/routing/index.js'
+import {
+  createDataPlane,
+  type AppPlaneOptions,
+  type DataPlane,
+  type DataPlaneOptions,
+  type TargetHealth,
+  type UpstreamErrorKind,
+} from '../../src/dataplane/index.js'
 import { startUpstream, type Upstream } from './upstream.js'
 
 /** The part of tap's Test the harness uses. */

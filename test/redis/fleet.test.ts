@@ -16,7 +16,11 @@ if (requireRedis(t)) {
   const clock = (): number => Date.parse('2025-01-01T00:00:00Z')
   const options = { stickiness: { header: null, cookie: null }, overrides: { enabled: false, secret: null } }
 
-  async function instance(tt: Test, prefix: string, id: string): Promise<{ runtime: Runtime; service: StateService; registry: InstanceRegistry }> {
+  async function instance(
+    tt: Test,
+    prefix: string,
+    id: string,
+  ): Promise<{ runtime: Runtime; service: StateService; registry: InstanceRegistry }> {
     let runtime: Runtime | undefined
     const store = createRedisStore({ url: redis.url, prefix, instanceId: id, getLocalState: () => runtime?.state ?? null })
     tt.teardown(() => store.close())
@@ -40,7 +44,14 @@ if (requireRedis(t)) {
     t.equal(b.runtime.state.version, r.state.version)
     t.equal(c.runtime.table.canaryBp, 1000, 'c routes by the new table')
     const listed = await a.registry.list()
-    t.same(listed.map((i) => [i.id, i.appliedVersion]), [['a', 2], ['b', 2], ['c', 2]])
+    t.same(
+      listed.map((i) => [i.id, i.appliedVersion]),
+      [
+        ['a', 2],
+        ['b', 2],
+        ['c', 2],
+      ],
+    )
   })
 
   t.test('same If-Match on two instances: exactly one wins, one VERSION_MISMATCH', async (t) => {
@@ -67,14 +78,21 @@ if (requireRedis(t)) {
     // is a no-op on a state that is already reverted.
     const results = await Promise.all(
       fleet.map((i) =>
-        i.service.update((s) => (s.canary === 0 ? null : setCanary(s, { at: i.service.now(), actor: 'auto-revert', reason: 'errors' }, 0, 'auto-revert')), {
-          actor: 'auto-revert',
-        }),
+        i.service.update(
+          (s) => (s.canary === 0 ? null : setCanary(s, { at: i.service.now(), actor: 'auto-revert', reason: 'errors' }, 0, 'auto-revert')),
+          {
+            actor: 'auto-revert',
+          },
+        ),
       ),
     )
     t.equal(results.filter((r) => r.changed).length, 1, 'one instance stored the revert')
     const history = await fleet[1].service.history(10)
-    t.same(history.map((e) => e.action), ['auto-revert', 'canary'], 'one revert in the history')
+    t.same(
+      history.map((e) => e.action),
+      ['auto-revert', 'canary'],
+      'one revert in the history',
+    )
     await eventually(() => fleet.every((i) => i.runtime.state.canary === 0 && i.runtime.state.version === 3), 5000, 'all reverted')
     t.pass('every instance routes by the single revert')
   })

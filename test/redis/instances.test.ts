@@ -83,10 +83,17 @@ if (requireRedis(t)) {
     const raw = rawClient(t, redis.url)
     await raw.set(`${prefix}:instance:c`, JSON.stringify({ id: 'c', appliedVersion: 1, lastSeen: 'x', host: 'h', pid: 1 }), 'PX', 1500)
     await raw.sadd(`${prefix}:instances`, 'c')
-    t.same((await a.registry.list()).map((i) => i.id), ['a', 'b', 'c'])
+    t.same(
+      (await a.registry.list()).map((i) => i.id),
+      ['a', 'b', 'c'],
+    )
 
     await b.registry.stop()
-    t.same((await a.registry.list()).map((i) => i.id), ['a', 'c'], 'b left at once; c is still listed within its TTL')
+    t.same(
+      (await a.registry.list()).map((i) => i.id),
+      ['a', 'c'],
+      'b left at once; c is still listed within its TTL',
+    )
     await eventually(async () => (await a.registry.list()).every((i) => i.id !== 'c'), 10_000, 'c expires')
     t.equal(await raw.sismember(`${prefix}:instances`, 'c'), 0, 'the set is pruned too')
     // A lagging dead instance does not block convergence.
@@ -102,7 +109,10 @@ if (requireRedis(t)) {
     // Several TTLs pass, measured by Redis itself (a new key expiring).
     await raw.set(`${prefix}:probe`, '1', 'PX', 800)
     await eventually(async () => (await raw.exists(`${prefix}:probe`)) === 0, 5000, 'probe expires')
-    t.same((await a.registry.list()).map((i) => i.id), ['a'])
+    t.same(
+      (await a.registry.list()).map((i) => i.id),
+      ['a'],
+    )
   })
 
   t.test('Redis down: list refuses with STORE_UNAVAILABLE, wait answers false', async (t) => {
@@ -128,7 +138,13 @@ if (requireRedis(t)) {
 
 t.test('singleInstance: the list is this process and wait is true', async (t) => {
   let v = 3
-  const one = singleInstance('solo', () => v, () => Date.parse('2025-01-01T00:00:00Z'), 'h', 7)
+  const one = singleInstance(
+    'solo',
+    () => v,
+    () => Date.parse('2025-01-01T00:00:00Z'),
+    'h',
+    7,
+  )
   await one.start()
   t.same(await one.list(), [{ id: 'solo', appliedVersion: 3, lastSeen: '2025-01-01T00:00:00.000Z', host: 'h', pid: 7 }])
   v = 4

@@ -48,7 +48,10 @@ t.test('rediss:// turns TLS on; passwords never reach logs', async (t) => {
 t.test('logs name Sentinel connections by master and sentinels, never by the placeholder URL', async (t) => {
   const sentinel = describeRedis({
     url: 'redis://:secret@ignored:6379/2',
-    sentinels: [{ host: 's1', port: 26379 }, { host: '::1', port: 26380 }],
+    sentinels: [
+      { host: 's1', port: 26379 },
+      { host: '::1', port: 26380 },
+    ],
     name: 'mymaster',
   })
   t.equal(sentinel, 'sentinel master mymaster via s1:26379,[::1]:26380')

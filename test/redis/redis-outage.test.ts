@@ -7,7 +7,10 @@ import { entryV, eventually, freePort, rawClient, requireRedis, startRedis, stat
 
 if (requireRedis(t)) {
   /** A store that keeps, like the runtime, the newest state it was given. */
-  function instance(tt: Test, opts: Omit<RedisStoreOptions, 'instanceId'>): { store: StateStore; local: () => State | null; set: (s: State) => void } {
+  function instance(
+    tt: Test,
+    opts: Omit<RedisStoreOptions, 'instanceId'>,
+  ): { store: StateStore; local: () => State | null; set: (s: State) => void } {
     let local: State | null = null
     const store = createRedisStore({
       instanceId: 'test',
@@ -19,7 +22,13 @@ if (requireRedis(t)) {
       if (local === null || s.version > local.version) local = s
     })
     tt.teardown(() => store.close())
-    return { store, local: () => local, set: (s) => { local = s } }
+    return {
+      store,
+      local: () => local,
+      set: (s) => {
+        local = s
+      },
+    }
   }
 
   t.test('load with Redis down fails fast with STORE_UNAVAILABLE', async (t) => {
@@ -67,7 +76,11 @@ if (requireRedis(t)) {
 
     await a.store.commit(stateV(3, { live: 'green', canary: 5 }), entryV(3))
     await eventually(() => b.local()?.version === 3, 5000, 'b applies version 3 after the outage')
-    t.same((await b.store.history(10)).map((e) => e.version), [3], 'history before the restart is lost with Redis data')
+    t.same(
+      (await b.store.history(10)).map((e) => e.version),
+      [3],
+      'history before the restart is lost with Redis data',
+    )
   })
 
   t.test('a Redis that hangs: writes time out quickly and reachable() turns false', async (t) => {
@@ -83,14 +96,18 @@ if (requireRedis(t)) {
     t.ok(ms < 3000, 'bounded by the command timeout')
     t.notOk(a.store.reachable(), 'not reachable while it does not answer')
     redis.resume()
-    await eventually(async () => {
-      try {
-        await a.store.load()
-      } catch {
-        return false
-      }
-      return a.store.reachable()
-    }, 10_000, 'answers again')
+    await eventually(
+      async () => {
+        try {
+          await a.store.load()
+        } catch {
+          return false
+        }
+        return a.store.reachable()
+      },
+      10_000,
+      'answers again',
+    )
     t.ok(a.store.reachable())
   })
 

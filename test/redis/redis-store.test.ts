@@ -64,11 +64,20 @@ if (requireRedis(t)) {
       await arrived
       delays.push((received.get(v) as number) - started)
     }
-    t.same([...received.keys()], Array.from({ length: 60 }, (_, i) => i + 2), 'every version, in order, once')
+    t.same(
+      [...received.keys()],
+      Array.from({ length: 60 }, (_, i) => i + 2),
+      'every version, in order, once',
+    )
     delays.sort((x, y) => x - y)
     const p = (q: number): string => delays[Math.min(delays.length - 1, Math.floor(q * delays.length))].toFixed(2)
-    t.comment(`propagation over ${delays.length} commits (commit start → other instance's listener): p50 ${p(0.5)} ms, p90 ${p(0.9)} ms, p99 ${p(0.99)} ms, max ${p(1)} ms`)
-    t.ok(delays.every((d) => d < 2000), 'each arrived (generous bound; the goal is ~ms)')
+    t.comment(
+      `propagation over ${delays.length} commits (commit start → other instance's listener): p50 ${p(0.5)} ms, p90 ${p(0.9)} ms, p99 ${p(0.99)} ms, max ${p(1)} ms`,
+    )
+    t.ok(
+      delays.every((d) => d < 2000),
+      'each arrived (generous bound; the goal is ~ms)',
+    )
   })
 
   t.test('the writer does not hear its own commit as news', async (t) => {

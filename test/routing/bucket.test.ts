@@ -65,7 +65,10 @@ t.test('murmur3 hashes the UTF-8 bytes of any string', async (t) => {
   }
   // random ASCII and random code points
   for (let i = 0; i < 200; i++) {
-    const k = createHash('sha1').update(String(i)).digest('base64').slice(0, i % 27)
+    const k = createHash('sha1')
+      .update(String(i))
+      .digest('base64')
+      .slice(0, i % 27)
     t.equal(murmur3(k, CANARY_SEED), reference(k, CANARY_SEED))
   }
 })

@@ -55,7 +55,8 @@ t.test('parseCookies agrees with the cookie package on 5,000 seeded headers', as
     const h = header(r)
     const ours = normalize(parseCookies(h))
     const theirs = normalize(parseCookie(h), true)
-    if (JSON.stringify(ours) !== JSON.stringify(theirs)) diffs.push(`${JSON.stringify(h)}: ours ${JSON.stringify(ours)} theirs ${JSON.stringify(theirs)}`)
+    if (JSON.stringify(ours) !== JSON.stringify(theirs))
+      diffs.push(`${JSON.stringify(h)}: ours ${JSON.stringify(ours)} theirs ${JSON.stringify(theirs)}`)
   }
   t.same(diffs.slice(0, 10), [], `${diffs.length} differences`)
 })

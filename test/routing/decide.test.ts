@@ -33,7 +33,12 @@ t.test('precedence: preview > override > cohort > canary > live', async (t) => {
   const table = compile(state({ canary: 100, cohorts }), opts)
   const staffHeaders = { 'x-staff': '1' }
   const rows: [string, RequestFacts, string, string][] = [
-    ['preview wins over everything', facts({ preview: true, headers: { ...staffHeaders, 'x-switchyard-color': 'blue' } }), 'green', 'preview'],
+    [
+      'preview wins over everything',
+      facts({ preview: true, headers: { ...staffHeaders, 'x-switchyard-color': 'blue' } }),
+      'green',
+      'preview',
+    ],
     ['override wins over cohort', facts({ headers: { ...staffHeaders, 'x-switchyard-color': 'blue' } }), 'blue', 'override'],
     ['cohort wins over canary', facts({ headers: staffHeaders, key: 'u1' }), 'green', 'cohort'],
     ['canary at 100% takes the rest', facts({ key: 'u1' }), 'green', 'canary'],
@@ -125,12 +130,18 @@ t.test('canary: 0% and 100% exact, monotonic when the percent moves', async (t) 
   let prev = at(0)
   for (const p of steps) {
     const cur = at(p)
-    t.ok([...prev].every((k) => cur.has(k)), `raising to ${p}% moves nobody back to live`)
+    t.ok(
+      [...prev].every((k) => cur.has(k)),
+      `raising to ${p}% moves nobody back to live`,
+    )
     prev = cur
   }
   for (const p of [...steps].reverse().slice(1).concat([0])) {
     const cur = at(p)
-    t.ok([...cur].every((k) => prev.has(k)), `lowering to ${p}% moves nobody from live to idle`)
+    t.ok(
+      [...cur].every((k) => prev.has(k)),
+      `lowering to ${p}% moves nobody from live to idle`,
+    )
     prev = cur
   }
 })

@@ -8,7 +8,13 @@ const blank = (): RequestFacts => ({ preview: false, headers: {}, cookies: null,
 
 t.test('the key from the stickiness cookie: plain, quoted and percent-encoded agree', async (t) => {
   const table = compile({ ...initialState('blue', AT), canary: 10 }, byCookie)
-  for (const cookie of ['session=user-1', 'session="user-1"', 'session=user%2D1', ' session = user-1 ; other=x', 'session=user-1; session=user-2']) {
+  for (const cookie of [
+    'session=user-1',
+    'session="user-1"',
+    'session=user%2D1',
+    ' session = user-1 ; other=x',
+    'session=user-1; session=user-2',
+  ]) {
     const f = fillFacts(blank(), table, { cookie }, false)
     t.equal(f.key, 'user-1', cookie)
   }
@@ -17,7 +23,11 @@ t.test('the key from the stickiness cookie: plain, quoted and percent-encoded ag
 t.test('explicit cookies win over the header; cookies unread when no rule needs them', async (t) => {
   const table = compile({ ...initialState('blue', AT), canary: 10 }, byCookie)
   t.equal(fillFacts(blank(), table, { cookie: 'session=a' }, false, { session: 'b' }).key, 'b')
-  t.equal(fillFacts(blank(), compile(initialState('blue', AT), plain), {}, false, { 'switchyard-id': 'k' }).key, 'k', 'given cookies are used even when no rule reads them')
+  t.equal(
+    fillFacts(blank(), compile(initialState('blue', AT), plain), {}, false, { 'switchyard-id': 'k' }).key,
+    'k',
+    'given cookies are used even when no rule reads them',
+  )
   const quiet = compile(initialState('blue', AT), plain)
   const f = fillFacts(blank(), quiet, { cookie: 'session=a', 'x-user-id': 'u9' }, true)
   t.equal(f.cookies, null)

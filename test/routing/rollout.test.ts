@@ -44,7 +44,12 @@ const plan3: RolloutStep[] = [
 
 t.test('validatePlan accepts rising plans with two decimals', async (t) => {
   t.doesNotThrow(() => validatePlan(plan3))
-  t.doesNotThrow(() => validatePlan([{ percent: 0.01, holdSeconds: 1 }, { percent: 12.34, holdSeconds: 1 }]))
+  t.doesNotThrow(() =>
+    validatePlan([
+      { percent: 0.01, holdSeconds: 1 },
+      { percent: 12.34, holdSeconds: 1 },
+    ]),
+  )
   t.doesNotThrow(() => validatePlan(Array.from({ length: MAX_STEPS }, (_, i) => ({ percent: i + 1, holdSeconds: 1 }))))
 })
 
@@ -55,12 +60,33 @@ t.test('validatePlan refuses bad plans with BAD_REQUEST naming the step', async 
     ['too many', Array.from({ length: MAX_STEPS + 1 }, (_, i) => ({ percent: i + 1, holdSeconds: 1 })), /1 to 20 steps/],
     ['zero percent', [{ percent: 0, holdSeconds: 1 }], /steps\[0\]\.percent must be above 0/],
     ['negative', [{ percent: -5, holdSeconds: 1 }], /steps\[0\]\.percent/],
-    ['over 100', [{ percent: 10, holdSeconds: 1 }, { percent: 100.5, holdSeconds: 1 }], /steps\[1\]\.percent must be above 0 and at most 100/],
+    [
+      'over 100',
+      [
+        { percent: 10, holdSeconds: 1 },
+        { percent: 100.5, holdSeconds: 1 },
+      ],
+      /steps\[1\]\.percent must be above 0 and at most 100/,
+    ],
     ['NaN', [{ percent: Number.NaN, holdSeconds: 1 }], /steps\[0\]\.percent/],
     ['string percent', [{ percent: '10', holdSeconds: 1 }], /steps\[0\]\.percent/],
     ['three decimals', [{ percent: 12.345, holdSeconds: 1 }], /more than two decimals/],
-    ['equal', [{ percent: 10, holdSeconds: 1 }, { percent: 10, holdSeconds: 1 }], /steps\[1\]\.percent \(10\) must be above the previous step's \(10\)/],
-    ['falling', [{ percent: 50, holdSeconds: 1 }, { percent: 20, holdSeconds: 1 }], /steps\[1\]/],
+    [
+      'equal',
+      [
+        { percent: 10, holdSeconds: 1 },
+        { percent: 10, holdSeconds: 1 },
+      ],
+      /steps\[1\]\.percent \(10\) must be above the previous step's \(10\)/,
+    ],
+    [
+      'falling',
+      [
+        { percent: 50, holdSeconds: 1 },
+        { percent: 20, holdSeconds: 1 },
+      ],
+      /steps\[1\]/,
+    ],
     ['hold zero', [{ percent: 10, holdSeconds: 0 }], /holdSeconds must be a whole number/],
     ['hold fraction', [{ percent: 10, holdSeconds: 1.5 }], /steps\[0\]\.holdSeconds/],
   ]

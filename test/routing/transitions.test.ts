@@ -15,7 +15,18 @@ const ctx = (n: number, reason: string | null = null): ChangeContext => ({ at: `
 const s0: State = initialState('blue', ctx(0).at)
 
 t.test('initial state', async (t) => {
-  t.same(s0, { version: 1, live: 'blue', previous: null, canary: 0, cohorts: [], rollout: null, updatedAt: ctx(0).at, lastFlipAt: null, lastFlipAction: null, mirror: 0 })
+  t.same(s0, {
+    version: 1,
+    live: 'blue',
+    previous: null,
+    canary: 0,
+    cohorts: [],
+    rollout: null,
+    updatedAt: ctx(0).at,
+    lastFlipAt: null,
+    lastFlipAction: null,
+    mirror: 0,
+  })
 })
 
 t.test('flip makes idle live, ends the canary, records history', async (t) => {
@@ -66,11 +77,20 @@ t.test('cohorts are added, replaced in place, removed', async (t) => {
   const a = putCohort(s0, ctx(1), { name: 'a', color: 'green', match: {} })
   const b = putCohort(a.state, ctx(2), { name: 'b', color: 'idle', match: { percent: 5 } })
   const a2 = putCohort(b.state, ctx(3), { name: 'a', color: 'live', match: {} })
-  t.same(a2.state.cohorts.map((c) => [c.name, c.color]), [['a', 'live'], ['b', 'idle']])
+  t.same(
+    a2.state.cohorts.map((c) => [c.name, c.color]),
+    [
+      ['a', 'live'],
+      ['b', 'idle'],
+    ],
+  )
   t.same([a.entry.to, a.entry.from, a.entry.detail], ['a', null, { op: 'add', color: 'green' }])
   t.same(a2.entry.detail, { op: 'replace', color: 'live' })
   const gone = removeCohort(a2.state, ctx(4), 'a')
-  t.same(gone.state.cohorts.map((c) => c.name), ['b'])
+  t.same(
+    gone.state.cohorts.map((c) => c.name),
+    ['b'],
+  )
   t.same([gone.entry.from, gone.entry.to], ['a', null])
   t.throws(() => removeCohort(gone.state, ctx(5), 'zzz'), { code: 'NOT_FOUND' })
   t.equal(b.state.cohorts.length, 2, 'older states are never mutated')

@@ -69,7 +69,8 @@ export function execForm(ins: Instruction): string[] {
   } catch {
     throw new Error(`Dockerfile line ${ins.line}: ${ins.op} must use the JSON exec form`)
   }
-  if (!Array.isArray(v) || !v.every((s) => typeof s === 'string')) throw new Error(`Dockerfile line ${ins.line}: ${ins.op} must be a list of strings`)
+  if (!Array.isArray(v) || !v.every((s) => typeof s === 'string'))
+    throw new Error(`Dockerfile line ${ins.line}: ${ins.op} must be a list of strings`)
   return v
 }
 

@@ -1,8 +1,20 @@
 import t from 'tap'
 import { spawn, spawnSync } from 'node:child_process'
 import {
-  chmodSync, chownSync, copyFileSync, cpSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync,
-  rmSync, statSync, writeFileSync,
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
 } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join, relative } from 'node:path'
@@ -28,8 +40,11 @@ const repo = fileURLToPath(new URL('../../', import.meta.url))
 const dockerfile = parseDockerfile(readFileSync(join(repo, 'Dockerfile'), 'utf8'))
 const all = stages(dockerfile)
 const final = all.at(-1)!
-const pkg = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { version: string, license: string }
-const ignored = readFileSync(join(repo, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim().replace(/\/$/, '')).filter((l) => l !== '' && !l.startsWith('#'))
+const pkg = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { version: string; license: string }
+const ignored = readFileSync(join(repo, '.dockerignore'), 'utf8')
+  .split('\n')
+  .map((l) => l.trim().replace(/\/$/, ''))
+  .filter((l) => l !== '' && !l.startsWith('#'))
 
 const isRoot = process.getuid?.() === 0
 const UNPRIVILEGED = 65534
@@ -54,17 +69,25 @@ t.test('the image recipe', async (t) => {
 
   const entrypoint = execForm(last(final, 'ENTRYPOINT')!)
   t.same(entrypoint.slice(0, 2), ['/usr/bin/tini', '--'], 'tini is PID 1')
-  t.ok(find(final, 'RUN').some((r) => /apt-get .*install .*\btini\b/.test(r.args)), 'and is installed from Debian')
+  t.ok(
+    find(final, 'RUN').some((r) => /apt-get .*install .*\btini\b/.test(r.args)),
+    'and is installed from Debian',
+  )
   execForm(last(final, 'CMD')!)
 
   const volumes = find(final, 'VOLUME').flatMap(execForm)
   t.same(volumes, ['/var/lib/switchyard'], 'one volume: the state')
-  const exposed = find(final, 'EXPOSE').flatMap((e) => e.args.split(' ')).map(Number)
+  const exposed = find(final, 'EXPOSE')
+    .flatMap((e) => e.args.split(' '))
+    .map(Number)
   const config = parse(readFileSync(join(repo, 'config/container.yaml'), 'utf8')) as Record<string, any>
   t.ok(exposed.includes(config.listen.port), `EXPOSE has the listen port ${config.listen.port}`)
   t.ok(exposed.includes(config.admin.port), `EXPOSE has the admin port ${config.admin.port}`)
   t.equal(dirname(config.store.path), '/var/lib/switchyard', 'the container config keeps its state in the volume')
-  t.doesNotThrow(() => validateConfig({ ...config, admin: { ...config.admin, token: TOKEN } }, '/etc/switchyard'), 'container.yaml is valid (with a token)')
+  t.doesNotThrow(
+    () => validateConfig({ ...config, admin: { ...config.admin, token: TOKEN } }, '/etc/switchyard'),
+    'container.yaml is valid (with a token)',
+  )
 })
 
 t.test('replaying the recipe gives a router that runs unprivileged on a read-only root', async (t) => {
@@ -112,7 +135,10 @@ t.test('replaying the recipe gives a router that runs unprivileged on a read-onl
             const abs = join(from, src)
             t.ok(existsSync(abs), `${where}: ${c.from ?? 'context'}:${src} exists`)
             if (c.from === null) {
-              t.notOk(ignored.some((i) => src === i || src.startsWith(`${i}/`)), `${where}: ${src} is not in .dockerignore`)
+              t.notOk(
+                ignored.some((i) => src === i || src.startsWith(`${i}/`)),
+                `${where}: ${src} is not in .dockerignore`,
+              )
               copied.push(src)
             }
             const target = intoDir && !statSync(abs).isDirectory() ? join(dest, basename(src)) : dest
@@ -136,7 +162,11 @@ t.test('replaying the recipe gives a router that runs unprivileged on a read-onl
           } else if (/^apt-get /.test(step.args)) {
             // Debian packages come from the base image's apt; only tini is expected
             const pkgs = [...step.args.matchAll(/install((?: -\S+)*)((?: [a-z0-9][\w.+-]*)+)/g)].flatMap((m) => m[2].trim().split(' '))
-            t.same(pkgs.filter((p) => !p.startsWith('-')), ['tini'], `${where}: installs only tini`)
+            t.same(
+              pkgs.filter((p) => !p.startsWith('-')),
+              ['tini'],
+              `${where}: installs only tini`,
+            )
           } else {
             const m = /^mkdir -p (\/\S+) && chown (\d+):(\d+) \1$/.exec(step.args)
             if (m === null) {
@@ -153,7 +183,13 @@ t.test('replaying the recipe gives a router that runs unprivileged on a read-onl
         case 'ENV':
           if (stage === final) Object.assign(env, pairs(step))
           break
-        case 'LABEL': case 'USER': case 'EXPOSE': case 'VOLUME': case 'HEALTHCHECK': case 'ENTRYPOINT': case 'CMD':
+        case 'LABEL':
+        case 'USER':
+        case 'EXPOSE':
+        case 'VOLUME':
+        case 'HEALTHCHECK':
+        case 'ENTRYPOINT':
+        case 'CMD':
           break // checked above, or used below
         default:
           t.fail(`${where}: the replay does not know ${step.op}; teach test/shipping/image.test.ts`)
@@ -161,14 +197,20 @@ t.test('replaying the recipe gives a router that runs unprivileged on a read-onl
       }
     }
   }
-  t.ok(copied.includes('src') && copied.includes('bin') && copied.includes('config/container.yaml'), 'the recipe copies src, bin and the container config')
+  t.ok(
+    copied.includes('src') && copied.includes('bin') && copied.includes('config/container.yaml'),
+    'the recipe copies src, bin and the container config',
+  )
 
   // The image's config, with what a test must change: loopback hosts (tests
   // listen on 127.0.0.1 only), the upstreams, and the state path inside our "/".
   const root = stageRoot(final)
   const blue = await startUpstream({ color: 'blue' })
   const green = await startUpstream({ color: 'green' })
-  cleanups.push(() => blue.close(), () => green.close())
+  cleanups.push(
+    () => blue.close(),
+    () => green.close(),
+  )
   const cmd = execForm(last(final, 'CMD')!)
   const configAt = cmd[cmd.indexOf('--config') + 1]
   const configPath = inRoot(root, configAt, '/')
@@ -201,7 +243,8 @@ t.test('replaying the recipe gives a router that runs unprivileged on a read-onl
   const haveTini = existsSync('/usr/bin/tini')
   if (!haveTini) t.comment('tini is not installed here (apt-get install tini): starting node without it')
   const argv = [...(haveTini ? entrypoint : entrypoint.slice(2)), ...cmd].map((a) =>
-    a === 'node' ? join(nodeDir, 'node') : a.startsWith('/') && existsSync(inRoot(root, a, '/')) ? inRoot(root, a, '/') : a)
+    a === 'node' ? join(nodeDir, 'node') : a.startsWith('/') && existsSync(inRoot(root, a, '/')) ? inRoot(root, a, '/') : a,
+  )
   const user = isRoot ? ['setpriv', `--reuid=${UNPRIVILEGED}`, `--regid=${UNPRIVILEGED}`, '--clear-groups'] : []
   // tap adds its process tracker to every child's NODE_OPTIONS; the image has none
   const [exe, ...args] = ['env', '-u', 'NODE_OPTIONS', ...user, ...argv]

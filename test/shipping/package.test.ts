@@ -14,14 +14,18 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
   engines: { node: string }
 }
 
-interface PackedFile { path: string, size: number, mode: number }
+interface PackedFile {
+  path: string
+  size: number
+  mode: number
+}
 const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
   cwd: root,
   encoding: 'utf8',
   timeout: 60_000,
   stdio: ['ignore', 'pipe', 'pipe'],
 })
-const [packed] = JSON.parse(out) as [{ name: string, files: PackedFile[] }]
+const [packed] = JSON.parse(out) as [{ name: string; files: PackedFile[] }]
 const paths = packed.files.map((f) => f.path)
 
 /** Files under `dir` (relative to the repo root, forward slashes). */
@@ -59,17 +63,20 @@ t.test('ships the compiled code, the bin and the example configs', async (t) => 
   for (const s of sources) t.ok(paths.includes(s.replace(/^src\//, 'dist/').replace(/\.ts$/, '.js')), `${s} is shipped as .js`)
   const compiled = paths.filter((p) => p.startsWith('dist/') && p.endsWith('.js'))
   // dist/ui/ is the dashboard, compiled from ui/src/; the rest from src/.
-  const sourceOf = (c: string) => (c.startsWith('dist/ui/') ? c.replace(/^dist\/ui\//, 'ui/src/') : c.replace(/^dist\//, 'src/')).replace(/\.js$/, '.ts')
+  const sourceOf = (c: string) =>
+    (c.startsWith('dist/ui/') ? c.replace(/^dist\/ui\//, 'ui/src/') : c.replace(/^dist\//, 'src/')).replace(/\.js$/, '.ts')
   for (const c of compiled) t.ok(existsSync(join(root, sourceOf(c))), `${c} has a source (no stale build output)`)
   // the dashboard ships whole: its modules and static files
-  for (const s of walk('ui/src').filter((p) => p.endsWith('.ts') && !p.endsWith('types.ts'))) t.ok(paths.includes(s.replace(/^ui\/src\//, 'dist/ui/').replace(/\.ts$/, '.js')), `${s} is shipped as .js`)
+  for (const s of walk('ui/src').filter((p) => p.endsWith('.ts') && !p.endsWith('types.ts')))
+    t.ok(paths.includes(s.replace(/^ui\/src\//, 'dist/ui/').replace(/\.ts$/, '.js')), `${s} is shipped as .js`)
   for (const f of ['dist/ui/index.html', 'dist/ui/style.css', 'dist/ui/icon.svg']) t.ok(paths.includes(f), `${f} is shipped`)
   // bin/switchyard.js loads this file
   t.ok(paths.includes('dist/cli/index.js'), 'the CLI entry the bin imports')
 })
 
 t.test('ships no tests, benchmarks, sources or tooling', async (t) => {
-  const allowed = /^(package\.json|README\.md|LICENSE|bin\/[^/]+\.js|config\/[^/]+\.ya?ml|dist\/.+\.js(\.map)?|dist\/ui\/(index\.html|style\.css|icon\.svg))$/
+  const allowed =
+    /^(package\.json|README\.md|LICENSE|bin\/[^/]+\.js|config\/[^/]+\.ya?ml|dist\/.+\.js(\.map)?|dist\/ui\/(index\.html|style\.css|icon\.svg))$/
   for (const p of paths) t.match(p, allowed, `${p} is meant to be shipped`)
   for (const p of paths) {
     t.notMatch(p, /^(test|bench|src|docs|deploy|\.ci)\/|\.test\.|tsconfig|Dockerfile/, `${p} is not a test, benchmark or tooling file`)
@@ -91,7 +98,7 @@ t.test('engines is honest: admits the Node the image and CI run, and no Node a r
   t.ok(floor <= major, 'it admits Node 24')
   t.match(readFileSync(join(root, 'Dockerfile'), 'utf8'), new RegExp(`^FROM node:${major}-`, 'm'), 'the image runs the same major')
   const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as {
-    packages: Record<string, { dev?: boolean, engines?: { node?: string } }>
+    packages: Record<string, { dev?: boolean; engines?: { node?: string } }>
   }
   for (const [name, p] of Object.entries(lock.packages)) {
     const m = /^>=\s*(\d+)/.exec(p.engines?.node ?? '')

@@ -66,7 +66,10 @@ export function storeContract(t: Test, h: StoreHarness): void {
       await t.rejects(a.commit(stateV(stale, { canary: 50 }), entryV(stale)), { code: 'VERSION_MISMATCH', status: 412 }, `version ${stale}`)
     }
     t.same(await a.load(), stateV(2, { canary: 10 }), 'refused commits changed nothing')
-    t.same((await a.history(10)).map((e) => e.version), [2])
+    t.same(
+      (await a.history(10)).map((e) => e.version),
+      [2],
+    )
     // A commit on an empty store is refused too: there is nothing to follow.
     const empty = (await h.location(t)).open()
     await t.rejects(empty.commit(stateV(5), entryV(5)), { code: 'VERSION_MISMATCH' })
@@ -79,11 +82,14 @@ export function storeContract(t: Test, h: StoreHarness): void {
     await a.initialize(stateV(1))
     for (let round = 0; round < 5; round++) {
       const v = round + 2
-      const results = await Promise.allSettled([1, 2, 3, 4, 5].map((i) => a.commit(stateV(v, { canary: i }), entryV(v, { actor: `w${i}` }))))
+      const results = await Promise.allSettled(
+        [1, 2, 3, 4, 5].map((i) => a.commit(stateV(v, { canary: i }), entryV(v, { actor: `w${i}` }))),
+      )
       const won = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i + 1] : []))
       t.equal(won.length, 1, `round ${round}: one winner`)
       for (const r of results) {
-        if (r.status === 'rejected') t.ok(isSwitchyardError(r.reason) && r.reason.code === 'VERSION_MISMATCH', 'losers get VERSION_MISMATCH')
+        if (r.status === 'rejected')
+          t.ok(isSwitchyardError(r.reason) && r.reason.code === 'VERSION_MISMATCH', 'losers get VERSION_MISMATCH')
       }
       const stored = (await a.load()) as State
       const [latest] = await a.history(1)
@@ -100,8 +106,14 @@ export function storeContract(t: Test, h: StoreHarness): void {
     const a = at.open({ historyLimit: 3 })
     await a.initialize(stateV(1))
     for (let v = 2; v <= 7; v++) await a.commit(stateV(v), entryV(v))
-    t.same((await a.history(100)).map((e) => e.version), [7, 6, 5])
-    t.same((await a.history(2)).map((e) => e.version), [7, 6])
+    t.same(
+      (await a.history(100)).map((e) => e.version),
+      [7, 6, 5],
+    )
+    t.same(
+      (await a.history(2)).map((e) => e.version),
+      [7, 6],
+    )
     t.same(await a.history(0), [])
     t.equal(await at.storedHistoryLength(), 3, 'the stored history itself is trimmed')
     t.throws(() => at.open({ historyLimit: 0 }), { code: 'CONFIG_INVALID' })
@@ -116,7 +128,13 @@ export function storeContract(t: Test, h: StoreHarness): void {
     await a.close()
     const b = at.open()
     t.same(await b.load(), stateV(3, { live: 'green', previous: 'blue', canary: 5 }))
-    t.same((await b.history(10)).map((e) => [e.version, e.action]), [[3, 'canary'], [2, 'flip']])
+    t.same(
+      (await b.history(10)).map((e) => [e.version, e.action]),
+      [
+        [3, 'canary'],
+        [2, 'flip'],
+      ],
+    )
     await b.commit(stateV(4), entryV(4))
     await t.rejects(b.commit(stateV(4), entryV(4)), { code: 'VERSION_MISMATCH' })
   })
@@ -126,7 +144,10 @@ export function storeContract(t: Test, h: StoreHarness): void {
       const at = await h.location(t)
       await at.writeRawState(bad)
       const a = at.open()
-      const err = await a.load().then(() => null, (e: unknown) => e)
+      const err = await a.load().then(
+        () => null,
+        (e: unknown) => e,
+      )
       t.ok(isSwitchyardError(err) && err.code === 'STORE_UNAVAILABLE' && err.status === 503, `load refuses ${JSON.stringify(bad)}`)
       t.match((err as Error).message, /corrupt|does not hold a valid state/, 'the message says why')
       t.match((err as Error).message, /never reset silently/, 'and that nothing was reset')
@@ -161,11 +182,24 @@ export function storeContract(t: Test, h: StoreHarness): void {
     t.same(await shop.load(), stateV(3, { live: 'green', canary: 30 }))
     t.same(await blog.load(), stateV(2, { canary: 8 }))
     t.same(await def.history(10), [])
-    t.same((await shop.history(10)).map((e) => [e.version, e.actor]), [[3, 'shop'], [2, 'shop']])
-    t.same((await blog.history(10)).map((e) => [e.version, e.actor]), [[2, 'blog']])
+    t.same(
+      (await shop.history(10)).map((e) => [e.version, e.actor]),
+      [
+        [3, 'shop'],
+        [2, 'shop'],
+      ],
+    )
+    t.same(
+      (await blog.history(10)).map((e) => [e.version, e.actor]),
+      [[2, 'blog']],
+    )
 
     // Each app's data is where appFilePath / appRedisPrefix say; `default` keeps the single-app place.
-    for (const [app, want] of [['default', 1], ['shop', 3], ['blog', 2]] as const) {
+    for (const [app, want] of [
+      ['default', 1],
+      ['shop', 3],
+      ['blog', 2],
+    ] as const) {
       const direct = h.openAppDirectly(t, config, app)
       t.equal((await direct.load())?.version, want, `${app} read directly from its own place`)
       await direct.close()

@@ -11,19 +11,32 @@ import { startTwoApps, type TwoApps } from '../events/two-apps.js'
  */
 
 const CHROMIUM = '/usr/bin/chromium'
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+]
 const DOCS = new URL('../../docs/', import.meta.url).pathname
 
 const missing = !existsSync(CHROMIUM)
 // In CI a missing browser is a failure (.ci/run installs it); on a developer machine, a skip that says why.
 if (missing && process.env.CI === 'true') t.fail(`${CHROMIUM} is missing: .ci/run installs the Debian package chromium`)
-t.test('the dashboard in Chromium', { skip: missing ? `${CHROMIUM} is missing (apt-get install -y chromium): browser tests skipped` : false }, async (t) => {
-  const r = await startTwoApps()
-  t.teardown(() => r.close())
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 60_000 })
-  t.teardown(() => browser.close())
-  await run(t, r, browser)
-})
+t.test(
+  'the dashboard in Chromium',
+  { skip: missing ? `${CHROMIUM} is missing (apt-get install -y chromium): browser tests skipped` : false },
+  async (t) => {
+    const r = await startTwoApps()
+    t.teardown(() => r.close())
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 60_000 })
+    t.teardown(() => browser.close())
+    await run(t, r, browser)
+  },
+)
 
 async function run(t: Test, r: TwoApps, browser: Browser): Promise<void> {
   const origin = r.router.adminUrl
@@ -120,7 +133,10 @@ async function run(t: Test, r: TwoApps, browser: Browser): Promise<void> {
       let i = 0
       while (!stop) {
         r.blog.green.status = i % 40 === 0 ? 500 : 200
-        await Promise.all([request(r.router.proxyUrl + '/', { headers: { host: 'shop.test' } }), request(r.router.proxyUrl + '/', { headers: { host: 'blog.test', 'x-i': String(i++) } })])
+        await Promise.all([
+          request(r.router.proxyUrl + '/', { headers: { host: 'shop.test' } }),
+          request(r.router.proxyUrl + '/', { headers: { host: 'blog.test', 'x-i': String(i++) } }),
+        ])
       }
       r.blog.green.status = 200
     })()
@@ -155,4 +171,3 @@ async function snap(page: Page, name: string): Promise<void> {
   await page.waitForTimeout(1200)
   await page.screenshot({ path: DOCS + name })
 }
-

@@ -36,7 +36,20 @@ async function fixture(t: Test, o: { metricsPublic?: boolean } = {}) {
   const smoke: SmokeGate = {
     async run(color): Promise<SmokeReport> {
       smokeCalls.push(color)
-      return { color, ok: smokeOk, checks: [{ path: '/health', target: 'http://127.0.0.1:3002', ok: smokeOk, status: smokeOk ? 200 : 500, error: smokeOk ? null : 'expected status 200, got 500', ms: 3 }] }
+      return {
+        color,
+        ok: smokeOk,
+        checks: [
+          {
+            path: '/health',
+            target: 'http://127.0.0.1:3002',
+            ok: smokeOk,
+            status: smokeOk ? 200 : 500,
+            error: smokeOk ? null : 'expected status 200, got 500',
+            ms: 3,
+          },
+        ],
+      }
     },
   }
   const service = new StateService({ store, runtime, clock: clock.now, smoke })
@@ -47,14 +60,33 @@ async function fixture(t: Test, o: { metricsPublic?: boolean } = {}) {
   appMetrics.setState(service.state)
   service.on('change', appMetrics.onChange)
   const appConfig = config.apps[0]
-  const rollouts = new RolloutController({ service, windows, thresholds: appConfig.autoRevert, clock: clock.now, logger: memoryLogger(), smoke, newId: () => 'r1' })
+  const rollouts = new RolloutController({
+    service,
+    windows,
+    thresholds: appConfig.autoRevert,
+    clock: clock.now,
+    logger: memoryLogger(),
+    smoke,
+    newId: () => 'r1',
+  })
   const targets = () => ({
     blue: [{ url: 'http://127.0.0.1:3001', up: true }],
-    green: [{ url: 'http://127.0.0.1:3002', up: true }, { url: 'http://127.0.0.1:3003', up: false }],
+    green: [
+      { url: 'http://127.0.0.1:3002', up: true },
+      { url: 'http://127.0.0.1:3003', up: false },
+    ],
   })
-  const shadow = new ShadowRecorder({ settings: appConfig.mirror, clock: clock.now, live: () => runtime.state.live, tally: appMetrics.mirror })
+  const shadow = new ShadowRecorder({
+    settings: appConfig.mirror,
+    clock: clock.now,
+    live: () => runtime.state.live,
+    tally: appMetrics.mirror,
+  })
   const handle: AppHandle = { name: appConfig.name, config: appConfig, service, runtime, store, smoke, shadow, rollouts, windows, targets }
-  const app = createAdminApp({ apps: appDirectory([handle]), config, clock: clock.now }, { plugins: [metricsRoutes({ registry: metrics.registry })] })
+  const app = createAdminApp(
+    { apps: appDirectory([handle]), config, clock: clock.now },
+    { plugins: [metricsRoutes({ registry: metrics.registry })] },
+  )
   t.teardown(async () => {
     await app.close()
     await store.close()
@@ -63,8 +95,17 @@ async function fixture(t: Test, o: { metricsPublic?: boolean } = {}) {
   const call = async (method: 'GET' | 'POST', url: string, payload?: unknown, headers: Record<string, string> = {}) => {
     // Writes carry a JSON Content-Type even without a body (the admin API refuses them otherwise).
     const json = method === 'GET' ? {} : { 'content-type': 'application/json' }
-    const res = await app.inject({ method, url, payload: payload as never, headers: { authorization: `Bearer ${TOKEN}`, ...json, ...headers } })
-    return { status: res.statusCode, body: res.headers['content-type']?.toString().includes('json') ? res.json() : res.body, headers: res.headers }
+    const res = await app.inject({
+      method,
+      url,
+      payload: payload as never,
+      headers: { authorization: `Bearer ${TOKEN}`, ...json, ...headers },
+    })
+    return {
+      status: res.statusCode,
+      body: res.headers['content-type']?.toString().includes('json') ? res.json() : res.body,
+      headers: res.headers,
+    }
   }
   return { app, service, windows, metrics, appMetrics, rollouts, clock, call, smokeCalls, setSmoke: (ok: boolean) => (smokeOk = ok) }
 }
@@ -96,7 +137,12 @@ t.test('rollout API: start, get, pause, resume, promote; refusals with codes', a
     t.equal(r.status, 409, op)
     t.equal(r.body.error.code, 'NO_ROLLOUT', op)
   }
-  const bad = await f.call('POST', '/v1/rollout', { steps: [{ percent: 50, holdSeconds: 10 }, { percent: 40, holdSeconds: 10 }] })
+  const bad = await f.call('POST', '/v1/rollout', {
+    steps: [
+      { percent: 50, holdSeconds: 10 },
+      { percent: 40, holdSeconds: 10 },
+    ],
+  })
   t.equal(bad.status, 400)
   t.match(bad.body.error, { code: 'BAD_REQUEST', message: /steps\[1\]\.percent \(40\) must be above/ })
   const decimals = await f.call('POST', '/v1/rollout', { steps: [{ percent: 10.005, holdSeconds: 10 }] })
@@ -117,10 +163,26 @@ t.test('rollout API: start, get, pause, resume, promote; refusals with codes', a
   const stale = await f.call('POST', '/v1/rollout', { steps: [{ percent: 10, holdSeconds: 10 }] }, { 'if-match': '"9"' })
   t.equal(stale.status, 412)
 
-  const start = await f.call('POST', '/v1/rollout', { steps: [{ percent: 10, holdSeconds: 10 }, { percent: 60, holdSeconds: 10 }], autoPromote: false, reason: 'v2' }, { 'x-switchyard-actor': 'cli:ana', 'if-match': '"1"' })
+  const start = await f.call(
+    'POST',
+    '/v1/rollout',
+    {
+      steps: [
+        { percent: 10, holdSeconds: 10 },
+        { percent: 60, holdSeconds: 10 },
+      ],
+      autoPromote: false,
+      reason: 'v2',
+    },
+    { 'x-switchyard-actor': 'cli:ana', 'if-match': '"1"' },
+  )
   t.equal(start.status, 200)
   t.equal(start.headers.etag, '"2"')
-  t.match(start.body, { changed: true, state: { canary: 10, rollout: { id: 'r1', color: 'green', autoPromote: false } }, entry: { action: 'rollout', actor: 'cli:ana', reason: 'v2' } })
+  t.match(start.body, {
+    changed: true,
+    state: { canary: 10, rollout: { id: 'r1', color: 'green', autoPromote: false } },
+    entry: { action: 'rollout', actor: 'cli:ana', reason: 'v2' },
+  })
   t.match((await f.call('GET', '/v1/rollout')).body, {
     rollout: { id: 'r1', stepIndex: 0, status: 'running' },
     progress: { step: 1, percent: 10, holdSeconds: 10, verdict: 'not-enough-data', waitingFor: 'holding', requests: 0 },
@@ -131,9 +193,17 @@ t.test('rollout API: start, get, pause, resume, promote; refusals with codes', a
   const canary = await f.call('POST', '/v1/rollout/pause', {})
   t.match(canary.body, { changed: true, state: { rollout: { status: 'paused' } } })
   t.match((await f.call('POST', '/v1/rollout/pause')).body, { changed: false })
-  t.match((await f.call('POST', '/v1/rollout/resume', { reason: 'go on' })).body, { changed: true, entry: { reason: 'go on' }, state: { rollout: { status: 'running' } } })
+  t.match((await f.call('POST', '/v1/rollout/resume', { reason: 'go on' })).body, {
+    changed: true,
+    entry: { reason: 'go on' },
+    state: { rollout: { status: 'running' } },
+  })
   const promoted = await f.call('POST', '/v1/rollout/promote', { force: true })
-  t.match(promoted.body, { changed: true, state: { live: 'green', canary: 0, rollout: null }, entry: { action: 'rollout', detail: { op: 'promote' } } })
+  t.match(promoted.body, {
+    changed: true,
+    state: { live: 'green', canary: 0, rollout: null },
+    entry: { action: 'rollout', detail: { op: 'promote' } },
+  })
   t.same((await f.call('GET', '/v1/rollout')).body, { rollout: null, progress: null })
 })
 
@@ -156,10 +226,21 @@ t.test('GET /v1/health: targets, window numbers, watch flags', async (t) => {
     maxErrorRate: 0.05,
     minRequests: 20,
     colors: {
-      blue: { role: 'live', targets: [{ url: 'http://127.0.0.1:3001', up: true }], requests: 1, errors: 0, errorRate: 0, watched: false, watch: null },
+      blue: {
+        role: 'live',
+        targets: [{ url: 'http://127.0.0.1:3001', up: true }],
+        requests: 1,
+        errors: 0,
+        errorRate: 0,
+        watched: false,
+        watch: null,
+      },
       green: {
         role: 'idle',
-        targets: [{ url: 'http://127.0.0.1:3002', up: true }, { url: 'http://127.0.0.1:3003', up: false }],
+        targets: [
+          { url: 'http://127.0.0.1:3002', up: true },
+          { url: 'http://127.0.0.1:3003', up: false },
+        ],
         requests: 10,
         errors: 3,
         errorRate: 0.3,

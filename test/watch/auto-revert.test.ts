@@ -35,8 +35,24 @@ t.test('watchedColors', async (t) => {
   const flipped = stateV(2, { live: 'green', previous: 'blue', lastFlipAt: new Date(T0).toISOString() })
   t.same([...watchedColors(flipped, now, 300)], [['green', 'after-flip']])
   t.same([...watchedColors(flipped, T0 + 300_000, 300)], [], 'the watch ends after watchSecondsAfterFlip')
-  t.same([...watchedColors({ ...flipped, canary: 5 }, now, 300)], [['blue', 'canary'], ['green', 'after-flip']])
-  const rollout = { id: 'r', color: 'blue' as const, steps: [{ percent: 5, holdSeconds: 1 }], autoPromote: true, stepIndex: 0, status: 'paused' as const, stepStartedAt: '', heldMs: 0, startedAt: '' }
+  t.same(
+    [...watchedColors({ ...flipped, canary: 5 }, now, 300)],
+    [
+      ['blue', 'canary'],
+      ['green', 'after-flip'],
+    ],
+  )
+  const rollout = {
+    id: 'r',
+    color: 'blue' as const,
+    steps: [{ percent: 5, holdSeconds: 1 }],
+    autoPromote: true,
+    stepIndex: 0,
+    status: 'paused' as const,
+    stepStartedAt: '',
+    heldMs: 0,
+    startedAt: '',
+  }
   t.same([...watchedColors({ ...flipped, canary: 5, rollout }, T0 + 400_000, 300)], [['blue', 'rollout']])
 })
 
@@ -97,7 +113,17 @@ t.test('revert happens once: the fresh state already reverted elsewhere', async 
 })
 
 t.test('a canary under a rollout is left to the rollout controller', async (t) => {
-  const rollout = { id: 'r', color: 'green' as const, steps: [{ percent: 30, holdSeconds: 60 }], autoPromote: true, stepIndex: 0, status: 'running' as const, stepStartedAt: new Date(T0).toISOString(), heldMs: 0, startedAt: new Date(T0).toISOString() }
+  const rollout = {
+    id: 'r',
+    color: 'green' as const,
+    steps: [{ percent: 30, holdSeconds: 60 }],
+    autoPromote: true,
+    stepIndex: 0,
+    status: 'running' as const,
+    stepStartedAt: new Date(T0).toISOString(),
+    heldMs: 0,
+    startedAt: new Date(T0).toISOString(),
+  }
   const { ar, traffic, service } = setup(stateV(1, { canary: 30, rollout }))
   traffic('green', 40, 40)
   t.same(await ar.tick(), { color: null, reason: null, verdict: null, reverted: null })
@@ -132,7 +158,9 @@ t.test('after a flip: a breach on the new live color rolls back, once, and does 
 
 t.test('after a flip: the watch ends after watchSecondsAfterFlip; a newer flip is not undone by a stale verdict', async (t) => {
   const flipAt = new Date(T0).toISOString()
-  const { ar, traffic, service, clock } = setup(stateV(2, { live: 'green', previous: 'blue', lastFlipAt: flipAt }), { watchSecondsAfterFlip: 60 })
+  const { ar, traffic, service, clock } = setup(stateV(2, { live: 'green', previous: 'blue', lastFlipAt: flipAt }), {
+    watchSecondsAfterFlip: 60,
+  })
   clock.advance(60_000)
   traffic('green', 40, 40)
   t.same(await ar.tick(), { color: null, reason: null, verdict: null, reverted: null })
@@ -149,7 +177,14 @@ t.test('disabled: never acts, start does not schedule', async (t) => {
   const { traffic, service, windows, clock } = setup(stateV(1, { canary: 30 }))
   const calls: string[] = []
   const timers: IntervalTimers = { setInterval: () => (calls.push('set'), {}), clearInterval: () => calls.push('clear') }
-  const ar = new AutoRevert({ service, windows, settings: { ...settings, enabled: false }, clock: clock.now, logger: memoryLogger(), timers })
+  const ar = new AutoRevert({
+    service,
+    windows,
+    settings: { ...settings, enabled: false },
+    clock: clock.now,
+    logger: memoryLogger(),
+    timers,
+  })
   traffic('green', 40, 40)
   t.same(await ar.tick(), { color: null, reason: null, verdict: null, reverted: null })
   ar.start()

@@ -86,5 +86,11 @@ t.test('convergence per app: behind on any app counts, apps an instance does not
     ]),
     { instances: 3, behind: 2 },
   )
-  t.same(convergence([{ appliedVersion: 2, apps: { a: 2 } }, { appliedVersion: 9, apps: { b: 9 } }]), { instances: 2, behind: 0 })
+  t.same(
+    convergence([
+      { appliedVersion: 2, apps: { a: 2 } },
+      { appliedVersion: 9, apps: { b: 9 } },
+    ]),
+    { instances: 2, behind: 0 },
+  )
 })

@@ -59,11 +59,20 @@ t.test('every contract metric, with values after known observer calls', async (t
   ]
   for (const [k, n] of want) t.equal(v.get(k), n, k)
   t.ok(Math.abs(v.get('switchyard_request_duration_seconds_sum{app="default",color="blue"}')! - 0.3215) < 1e-9, 'sum')
-  t.notOk([...v.keys()].some((k) => k.includes('blue') && k.includes('upstream_errors')), 'no error series for blue')
+  t.notOk(
+    [...v.keys()].some((k) => k.includes('blue') && k.includes('upstream_errors')),
+    'no error series for blue',
+  )
   t.match(text, /# TYPE switchyard_request_duration_seconds histogram/)
   t.match(text, /# TYPE switchyard_requests_total counter/)
-  t.notOk([...v.keys()].some((k) => k.startsWith('switchyard_') && !k.startsWith('switchyard_build_info') && !k.includes('app="default"')), 'every per-app series carries app')
-  t.equal([...v.keys()].filter((k) => k.startsWith('switchyard_request_duration_seconds_bucket{app="default",color="blue"')).length, DURATION_BUCKETS.length + 1)
+  t.notOk(
+    [...v.keys()].some((k) => k.startsWith('switchyard_') && !k.startsWith('switchyard_build_info') && !k.includes('app="default"')),
+    'every per-app series carries app',
+  )
+  t.equal(
+    [...v.keys()].filter((k) => k.startsWith('switchyard_request_duration_seconds_bucket{app="default",color="blue"')).length,
+    DURATION_BUCKETS.length + 1,
+  )
   // scraping twice does not double anything
   t.equal(parse(await m.registry.metrics()).get('switchyard_requests_total{app="default",color="blue",code="200"}'), 3)
   t.equal(m.registry.contentType, 'text/plain; version=0.0.4; charset=utf-8')

@@ -22,7 +22,10 @@ t.test('summary is one readable line', async (t) => {
     summary(entry(9)),
     'switchyard auto-revert 30 → 0 by switchyard: green error rate 50.0% over 40 requests (error rate above threshold) [v9]',
   )
-  t.equal(summary(entry(3, { action: 'flip', from: 'blue', to: 'green', reason: null, detail: undefined, actor: 'cli' })), 'switchyard flip blue → green by cli [v3]')
+  t.equal(
+    summary(entry(3, { action: 'flip', from: 'blue', to: 'green', reason: null, detail: undefined, actor: 'cli' })),
+    'switchyard flip blue → green by cli [v3]',
+  )
 })
 
 t.test('delivers JSON to every receiver; notify returns before any delivery', async (t) => {

@@ -24,7 +24,11 @@ function setup(state: State = stateV(1, { previous: null })) {
   const smoke: SmokeGate = {
     async run(color): Promise<SmokeReport> {
       smokeCalls.push(color)
-      return { color, ok: smokeOk, checks: [{ path: '/health', target: 'http://x', ok: smokeOk, status: smokeOk ? 200 : 500, error: null, ms: 1 }] }
+      return {
+        color,
+        ok: smokeOk,
+        checks: [{ path: '/health', target: 'http://x', ok: smokeOk, status: smokeOk ? 200 : 500, error: null, ms: 1 }],
+      }
     },
   }
   let ids = 0
@@ -50,12 +54,26 @@ t.test('begin: smoke on the idle color first, then the first step', async (t) =>
 t.test('begin refusals leave the state as it was', async (t) => {
   const { rc, service, setSmoke, smokeCalls } = setup()
   setSmoke(false)
-  await t.rejects(rc.begin({ steps }, { actor: 'ops' }), { code: 'SMOKE_FAILED', details: { color: 'green', checks: [{ ok: false, status: 500 }] } })
-  t.equal(service.state.version, 1)
-  await t.rejects(rc.begin({ steps: [{ percent: 50, holdSeconds: 1 }, { percent: 20, holdSeconds: 1 }] }, { actor: 'ops', force: true }), {
-    code: 'BAD_REQUEST',
-    message: /steps\[1\]/,
+  await t.rejects(rc.begin({ steps }, { actor: 'ops' }), {
+    code: 'SMOKE_FAILED',
+    details: { color: 'green', checks: [{ ok: false, status: 500 }] },
   })
+  t.equal(service.state.version, 1)
+  await t.rejects(
+    rc.begin(
+      {
+        steps: [
+          { percent: 50, holdSeconds: 1 },
+          { percent: 20, holdSeconds: 1 },
+        ],
+      },
+      { actor: 'ops', force: true },
+    ),
+    {
+      code: 'BAD_REQUEST',
+      message: /steps\[1\]/,
+    },
+  )
   t.equal(service.state.version, 1)
   // the live color changed while the checks ran
   service.race = (s) => ({ ...s, version: s.version + 1, live: 'green', previous: 'blue' })
@@ -75,7 +93,11 @@ t.test('steps advance only after the hold, with enough healthy data; then promot
   clock.advance(59_999)
   t.match(await rc.tick(), { action: 'hold', why: 'holding' }, 'healthy but the hold is not served')
   clock.advance(1)
-  t.match(await rc.tick(), { action: 'hold', verdict: 'not-enough-data', why: 'not enough data' }, 'the earlier traffic left the 30 s window')
+  t.match(
+    await rc.tick(),
+    { action: 'hold', verdict: 'not-enough-data', why: 'not enough data' },
+    'the earlier traffic left the 30 s window',
+  )
   t.equal(service.state.canary, 10)
   traffic('green', 19, 0)
   t.match(await rc.tick(), { why: 'not enough data' }, '19 < minRequests')
@@ -228,7 +250,17 @@ t.test('a restarted router carries on from the state', async (t) => {
   service.external(
     stateV(5, {
       canary: 50,
-      rollout: { id: 'old', color: 'green', steps, autoPromote: true, stepIndex: 1, status: 'running', stepStartedAt, heldMs: 5_000, startedAt: stepStartedAt },
+      rollout: {
+        id: 'old',
+        color: 'green',
+        steps,
+        autoPromote: true,
+        stepIndex: 1,
+        status: 'running',
+        stepStartedAt,
+        heldMs: 5_000,
+        startedAt: stepStartedAt,
+      },
     }),
   )
   const rc = new RolloutController({ service, windows, thresholds, clock: clock.now, logger: memoryLogger() })

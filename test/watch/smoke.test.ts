@@ -23,7 +23,10 @@ async function deadPort(): Promise<number> {
 }
 
 t.test('no checks configured: ok with an empty list', async (t) => {
-  const smoke = createSmokeRunner({ checks: [], upstreams: { blue: { targets: ['http://127.0.0.1:1'] }, green: { targets: ['http://127.0.0.1:1'] } } })
+  const smoke = createSmokeRunner({
+    checks: [],
+    upstreams: { blue: { targets: ['http://127.0.0.1:1'] }, green: { targets: ['http://127.0.0.1:1'] } },
+  })
   t.teardown(() => smoke.close())
   t.same(await smoke.run('green'), { color: 'green', ok: true, checks: [] })
 })

@@ -85,7 +85,10 @@ t.test('resetsFor: analysis restarts when what is watched changes', async (t) =>
   const rollout = {
     id: 'r1',
     color: 'green' as const,
-    steps: [{ percent: 10, holdSeconds: 5 }, { percent: 20, holdSeconds: 5 }],
+    steps: [
+      { percent: 10, holdSeconds: 5 },
+      { percent: 20, holdSeconds: 5 },
+    ],
     autoPromote: true,
     stepIndex: 0,
     status: 'running' as const,

@@ -38,7 +38,12 @@ export function authHeaders(): Record<string, string> {
   return t === null ? {} : { authorization: `Bearer ${t}` }
 }
 
-export async function api<T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+export async function api<T>(
+  method: 'GET' | 'POST' | 'PUT',
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<T> {
   const h: Record<string, string> = { accept: 'application/json', ...authHeaders(), ...headers }
   const write = method !== 'GET'
   if (write) {
@@ -48,7 +53,13 @@ export async function api<T>(method: 'GET' | 'POST' | 'PUT', path: string, body?
   }
   let res: Response
   try {
-    res = await fetch(path, { method, headers: h, body: write ? JSON.stringify(body ?? {}) : undefined, credentials: 'omit', cache: 'no-store' })
+    res = await fetch(path, {
+      method,
+      headers: h,
+      body: write ? JSON.stringify(body ?? {}) : undefined,
+      credentials: 'omit',
+      cache: 'no-store',
+    })
   } catch (e) {
     throw new ApiError(0, 'UNREACHABLE', `the router did not answer (${(e as Error).message})`, undefined)
   }

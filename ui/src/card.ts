@@ -45,8 +45,24 @@ export class AppCard {
 
     this.#flip = h('button', { type: 'button', class: 'primary', 'data-action': 'flip', onclick: () => this.#confirmFlip() }, 'Flip')
     const rollbackBtn = h('button', { type: 'button', 'data-action': 'rollback', onclick: () => this.#confirmRollback() }, 'Roll back')
-    this.#canaryInput = h('input', { type: 'number', min: 0, max: 100, step: 0.01, name: 'canary', 'aria-label': `canary percent of ${name}`, inputmode: 'decimal' })
-    this.#mirrorInput = h('input', { type: 'number', min: 0, max: 100, step: 0.01, name: 'mirror', 'aria-label': `mirror percent of ${name}`, inputmode: 'decimal' })
+    this.#canaryInput = h('input', {
+      type: 'number',
+      min: 0,
+      max: 100,
+      step: 0.01,
+      name: 'canary',
+      'aria-label': `canary percent of ${name}`,
+      inputmode: 'decimal',
+    })
+    this.#mirrorInput = h('input', {
+      type: 'number',
+      min: 0,
+      max: 100,
+      step: 0.01,
+      name: 'mirror',
+      'aria-label': `mirror percent of ${name}`,
+      inputmode: 'decimal',
+    })
     this.#mirrorButton = h('button', { type: 'button', 'data-action': 'mirror', onclick: () => this.#confirmMirror() }, 'Set mirror')
     this.#progress = h('progress', { max: 1, value: 0 })
     this.#rolloutBox = h(
@@ -58,14 +74,26 @@ export class AppCard {
         'div',
         { class: 'buttons' },
         ...(['pause', 'resume', 'abort', 'promote'] as const).map((op) =>
-          h('button', { type: 'button', 'data-action': `rollout-${op}`, onclick: () => this.#confirmRollout(op) }, op[0].toUpperCase() + op.slice(1)),
+          h(
+            'button',
+            { type: 'button', 'data-action': `rollout-${op}`, onclick: () => this.#confirmRollout(op) },
+            op[0].toUpperCase() + op.slice(1),
+          ),
         ),
       ),
     )
 
     const colorRows = COLORS.map((c) => {
-      const values = { rps: h('span', { class: 'num' }, '—'), errorRate: h('span', { class: 'num' }, '—'), p99: h('span', { class: 'num' }, '—') }
-      const charts = { rps: new Sparkline(`${c} requests per second`, 1), errorRate: new Sparkline(`${c} error rate`, 0.01), p99: new Sparkline(`${c} p99 latency`, 1) }
+      const values = {
+        rps: h('span', { class: 'num' }, '—'),
+        errorRate: h('span', { class: 'num' }, '—'),
+        p99: h('span', { class: 'num' }, '—'),
+      }
+      const charts = {
+        rps: new Sparkline(`${c} requests per second`, 1),
+        errorRate: new Sparkline(`${c} error rate`, 0.01),
+        p99: new Sparkline(`${c} p99 latency`, 1),
+      }
       const view: ColorView = {
         role: h('span', { class: 'role' }),
         targets: h('span', { class: 'targets', 'data-field': `targets-${c}` }, '—'),
@@ -74,7 +102,8 @@ export class AppCard {
         series: { rps: [], errorRate: [], p99: [] },
       }
       this.#colors[c] = view
-      const metric = (label: string, k: 'rps' | 'errorRate' | 'p99'): HTMLElement => h('div', { class: 'metric' }, h('span', { class: 'label' }, label), values[k], charts[k].el)
+      const metric = (label: string, k: 'rps' | 'errorRate' | 'p99'): HTMLElement =>
+        h('div', { class: 'metric' }, h('span', { class: 'label' }, label), values[k], charts[k].el)
       return h(
         'div',
         { class: `color color-${c}`, 'data-color': c },
@@ -86,15 +115,34 @@ export class AppCard {
     this.el = h(
       'section',
       { class: 'app', 'data-app': name, 'aria-label': `app ${name}` },
-      h('header', { class: 'app-head' }, h('h2', null, name), field('version', 'version'), h('span', { class: 'hosts', 'data-field': 'hosts' }, hosts.join(', ') || '(every host)')),
-      h('div', { class: 'facts' }, fact('Live', 'live'), fact('Canary', 'canary'), fact('Mirror', 'mirror'), fact('Shadow diff', 'shadow'), fact('Instances', 'instances')),
+      h(
+        'header',
+        { class: 'app-head' },
+        h('h2', null, name),
+        field('version', 'version'),
+        h('span', { class: 'hosts', 'data-field': 'hosts' }, hosts.join(', ') || '(every host)'),
+      ),
+      h(
+        'div',
+        { class: 'facts' },
+        fact('Live', 'live'),
+        fact('Canary', 'canary'),
+        fact('Mirror', 'mirror'),
+        fact('Shadow diff', 'shadow'),
+        fact('Instances', 'instances'),
+      ),
       this.#rolloutBox,
       h('div', { class: 'colors' }, ...colorRows, h('p', { class: 'hint' }, 'last 3 minutes, this instance')),
       h(
         'div',
         { class: 'actions' },
         h('div', { class: 'buttons' }, this.#flip, rollbackBtn),
-        h('div', { class: 'set' }, h('span', { class: 'unit' }, this.#canaryInput, '%'), h('button', { type: 'button', 'data-action': 'canary', onclick: () => this.#confirmCanary() }, 'Set canary')),
+        h(
+          'div',
+          { class: 'set' },
+          h('span', { class: 'unit' }, this.#canaryInput, '%'),
+          h('button', { type: 'button', 'data-action': 'canary', onclick: () => this.#confirmCanary() }, 'Set canary'),
+        ),
         h('div', { class: 'set' }, h('span', { class: 'unit' }, this.#mirrorInput, '%'), this.#mirrorButton),
       ),
       h('div', { class: 'history' }, h('h3', null, 'Last changes'), (this.#f.history = h('ol', { 'data-field': 'history' }))),
@@ -130,7 +178,10 @@ export class AppCard {
     if (r === null || p === null) return
     this.#progress.max = Math.max(1, p.holdSeconds)
     this.#progress.value = Math.min(p.heldSeconds, p.holdSeconds)
-    setText(this.#f.rollout, `${r.color} · step ${p.step}/${p.steps} · ${pct(p.percent)} · held ${p.heldSeconds}/${p.holdSeconds} s · ${p.waitingFor ?? r.status}`)
+    setText(
+      this.#f.rollout,
+      `${r.color} · step ${p.step}/${p.steps} · ${pct(p.percent)} · held ${p.heldSeconds}/${p.holdSeconds} s · ${p.waitingFor ?? r.status}`,
+    )
   }
 
   setHistory(entries: HistoryEntry[]): void {
@@ -154,7 +205,16 @@ export class AppCard {
       this.#f.history,
       ...(this.#history.length === 0
         ? [h('li', { class: 'empty' }, 'no changes yet')]
-        : this.#history.map((e) => h('li', null, h('span', { class: 'when', title: e.at }, ago(e.at, now)), h('span', { class: 'ver' }, `v${e.version}`), ' ', describeEntry(e)))),
+        : this.#history.map((e) =>
+            h(
+              'li',
+              null,
+              h('span', { class: 'when', title: e.at }, ago(e.at, now)),
+              h('span', { class: 'ver' }, `v${e.version}`),
+              ' ',
+              describeEntry(e),
+            ),
+          )),
     )
   }
 
@@ -289,6 +349,11 @@ export class AppCard {
                 { what: 'live', from: s.live, to: r?.color ?? other(s.live) },
                 { what: 'canary', from: pct(s.canary), to: '0%' },
               ]
-    confirmAction({ title: `${op[0].toUpperCase()}${op.slice(1)} ${this.name}'s rollout?`, changes, forceable: op === 'promote', run: this.#write('POST', `rollout/${op}`, {}) })
+    confirmAction({
+      title: `${op[0].toUpperCase()}${op.slice(1)} ${this.name}'s rollout?`,
+      changes,
+      forceable: op === 'promote',
+      run: this.#write('POST', `rollout/${op}`, {}),
+    })
   }
 }

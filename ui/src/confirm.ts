@@ -37,13 +37,24 @@ export function explain(e: ApiError): HTMLElement {
     FORBIDDEN_ORIGIN: 'The router refused a request from this page’s origin.',
     UNREACHABLE: 'The router did not answer.',
   }
-  const box = h('div', { class: 'refusal', role: 'alert' }, h('p', { class: 'refusal-head' }, h('code', null, e.code), ' ', words[e.code] ?? 'The router refused.'), h('p', { class: 'refusal-msg' }, e.message))
-  const checks = Array.isArray(d.checks) ? (d.checks as { path: string; target: string; ok: boolean; status: number | null; error: string | null }[]) : []
+  const box = h(
+    'div',
+    { class: 'refusal', role: 'alert' },
+    h('p', { class: 'refusal-head' }, h('code', null, e.code), ' ', words[e.code] ?? 'The router refused.'),
+    h('p', { class: 'refusal-msg' }, e.message),
+  )
+  const checks = Array.isArray(d.checks)
+    ? (d.checks as { path: string; target: string; ok: boolean; status: number | null; error: string | null }[])
+    : []
   const failed = checks.filter((c) => !c.ok)
   if (failed.length > 0) {
     box.append(
       h('p', null, 'Failing checks:'),
-      h('ul', { class: 'checks', 'data-field': 'failed-checks' }, ...failed.map((c) => h('li', null, h('code', null, c.path), ` on ${c.target}: `, c.error ?? `status ${String(c.status)}`))),
+      h(
+        'ul',
+        { class: 'checks', 'data-field': 'failed-checks' },
+        ...failed.map((c) => h('li', null, h('code', null, c.path), ` on ${c.target}: `, c.error ?? `status ${String(c.status)}`)),
+      ),
     )
   }
   if (e.code === 'SHADOW_MISMATCH' && typeof d.mismatchRate === 'number') {
@@ -66,7 +77,20 @@ export function confirmAction(o: ConfirmOptions): void {
     'dialog',
     { class: 'confirm', 'aria-labelledby': 'confirm-title' },
     h('h3', { id: 'confirm-title' }, o.title),
-    h('table', { class: 'changes' }, ...o.changes.map((c) => h('tr', null, h('th', null, c.what), h('td', { class: 'from' }, c.from), h('td', { class: 'arrow' }, '→'), h('td', { class: 'to' }, c.to)))),
+    h(
+      'table',
+      { class: 'changes' },
+      ...o.changes.map((c) =>
+        h(
+          'tr',
+          null,
+          h('th', null, c.what),
+          h('td', { class: 'from' }, c.from),
+          h('td', { class: 'arrow' }, '→'),
+          h('td', { class: 'to' }, c.to),
+        ),
+      ),
+    ),
     h('label', { class: 'reason' }, reason),
     result,
     buttons,
@@ -87,7 +111,9 @@ export function confirmAction(o: ConfirmOptions): void {
       const e = err instanceof ApiError ? err : new ApiError(0, 'ERROR', (err as Error).message, undefined)
       setChildren(result, explain(e))
       if (o.forceable === true && FORCE[e.code] !== undefined && !force) {
-        result.append(h('button', { type: 'button', class: 'danger', 'data-action': 'force', onclick: () => void send(true) }, FORCE[e.code]))
+        result.append(
+          h('button', { type: 'button', class: 'danger', 'data-action': 'force', onclick: () => void send(true) }, FORCE[e.code]),
+        )
       }
       confirm.textContent = 'Try again'
     }

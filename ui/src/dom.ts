@@ -18,7 +18,11 @@ function apply(el: Element, attrs: Record<string, Attr> | null | undefined, chil
 }
 
 /** `h('button', {class: 'x', onclick: f}, 'Flip')`: attributes are set as attributes, `on*` functions as listeners. */
-export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs?: Record<string, Attr> | null, ...children: Child[]): HTMLElementTagNameMap[K] {
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs?: Record<string, Attr> | null,
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
   const el = document.createElement(tag)
   apply(el, attrs, children)
   return el
@@ -26,7 +30,11 @@ export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs?: Record<
 
 const SVG_NS = 'http://www.w3.org/2000/svg'
 
-export function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs?: Record<string, Attr> | null, ...children: Child[]): SVGElementTagNameMap[K] {
+export function svg<K extends keyof SVGElementTagNameMap>(
+  tag: K,
+  attrs?: Record<string, Attr> | null,
+  ...children: Child[]
+): SVGElementTagNameMap[K] {
   const el = document.createElementNS(SVG_NS, tag)
   apply(el, attrs, children)
   return el

@@ -18,7 +18,12 @@ export function connectEvents(h: EventHandlers): () => void {
   const run = async (): Promise<void> => {
     while (!abort.signal.aborted) {
       try {
-        const res = await fetch('/v1/events', { headers: { accept: 'text/event-stream', ...authHeaders() }, credentials: 'omit', cache: 'no-store', signal: abort.signal })
+        const res = await fetch('/v1/events', {
+          headers: { accept: 'text/event-stream', ...authHeaders() },
+          credentials: 'omit',
+          cache: 'no-store',
+          signal: abort.signal,
+        })
         if (res.status === 401) {
           h.status(false)
           h.unauthorized()

@@ -32,7 +32,14 @@ function showTokenForm(message: string | null): void {
   cards.clear()
   setStatus('signed out', 'down')
   signOut.hidden = true
-  const input = h('input', { name: 'token', type: 'password', autocomplete: 'current-password', required: true, placeholder: 'admin token', 'aria-label': 'admin token' })
+  const input = h('input', {
+    name: 'token',
+    type: 'password',
+    autocomplete: 'current-password',
+    required: true,
+    placeholder: 'admin token',
+    'aria-label': 'admin token',
+  })
   const form = h(
     'form',
     { class: 'token-form', method: 'post', action: '#' },
@@ -76,11 +83,19 @@ async function boot(): Promise<void> {
     void poll()
     if (pollTimer === null) pollTimer = window.setInterval(() => void poll(), POLL_MS)
     stopEvents?.()
-    stopEvents = connectEvents({ event: onEvent, status: (up) => setStatus(up ? 'live' : 'reconnecting…', up ? 'up' : 'down'), unauthorized: () => showTokenForm('The token is no longer accepted.') })
+    stopEvents = connectEvents({
+      event: onEvent,
+      status: (up) => setStatus(up ? 'live' : 'reconnecting…', up ? 'up' : 'down'),
+      unauthorized: () => showTokenForm('The token is no longer accepted.'),
+    })
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) return
     setStatus('error', 'down')
-    setChildren(main, h('p', { class: 'refusal', role: 'alert' }, `Could not load the apps: ${(e as Error).message}`), h('button', { type: 'button', onclick: () => void boot() }, 'Retry'))
+    setChildren(
+      main,
+      h('p', { class: 'refusal', role: 'alert' }, `Could not load the apps: ${(e as Error).message}`),
+      h('button', { type: 'button', onclick: () => void boot() }, 'Retry'),
+    )
   } finally {
     booting = false
   }
@@ -105,7 +120,8 @@ function onEvent(name: string, data: unknown): void {
   }
 }
 
-const optional = <T,>(p: Promise<T>): Promise<T | null> => p.catch((e: unknown) => (e instanceof ApiError && e.status === 404 ? null : Promise.reject(e)))
+const optional = <T>(p: Promise<T>): Promise<T | null> =>
+  p.catch((e: unknown) => (e instanceof ApiError && e.status === 404 ? null : Promise.reject(e)))
 
 async function refreshInstances(): Promise<void> {
   try {

@@ -19,7 +19,12 @@ export class Sparkline {
     this.#floor = floor
     this.#area = svg('path', { class: 'spark-area' })
     this.#line = svg('path', { class: 'spark-line', 'vector-effect': 'non-scaling-stroke' })
-    this.el = svg('svg', { class: 'spark', viewBox: `0 0 ${MIN_SPAN - 1} 100`, preserveAspectRatio: 'none', role: 'img', 'aria-label': label }, this.#area, this.#line)
+    this.el = svg(
+      'svg',
+      { class: 'spark', viewBox: `0 0 ${MIN_SPAN - 1} 100`, preserveAspectRatio: 'none', role: 'img', 'aria-label': label },
+      this.#area,
+      this.#line,
+    )
   }
 
   update(values: readonly (number | null)[]): void {

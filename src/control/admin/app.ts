@@ -55,7 +55,12 @@ export interface AdminTimeouts {
  * connection (and its buffers) open for as long as it likes; Node's own
  * request timeout is 5 minutes and headers are checked only every 30 s.
  */
-export const ADMIN_TIMEOUTS: Readonly<AdminTimeouts> = Object.freeze({ headersMs: 10_000, requestMs: 60_000, idleMs: 60_000, keepAliveMs: 5_000 })
+export const ADMIN_TIMEOUTS: Readonly<AdminTimeouts> = Object.freeze({
+  headersMs: 10_000,
+  requestMs: 60_000,
+  idleMs: 60_000,
+  keepAliveMs: 5_000,
+})
 
 /**
  * Bodies up to 64 MiB: a cohort with a million user ids of ~40 characters is

@@ -126,7 +126,17 @@ export function appsRoutes(apps: AppDirectory): FastifyPluginAsyncTypebox {
           const s = a.service.state
           const colors = {} as Record<Color, WindowSnapshot>
           for (const c of COLORS) colors[c] = a.windows.snapshot(c)
-          return { name: a.name, hosts: [...a.config.hosts], live: s.live, canary: s.canary, mirror: s.mirror, version: s.version, rollout: s.rollout, updatedAt: s.updatedAt, colors }
+          return {
+            name: a.name,
+            hosts: [...a.config.hosts],
+            live: s.live,
+            canary: s.canary,
+            mirror: s.mirror,
+            version: s.version,
+            rollout: s.rollout,
+            updatedAt: s.updatedAt,
+            colors,
+          }
         }),
       }),
     )

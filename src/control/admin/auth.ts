@@ -61,7 +61,11 @@ export function createAuthHook(o: AuthOptions): (req: FastifyRequest, reply: Fas
       // The body is not read: keeping the connection would leave an anonymous
       // client free to trickle it for as long as it likes.
       if (hasBody(req)) reply.header('connection', 'close')
-      await replyError(reply, 'UNAUTHORIZED', header === undefined ? 'Authorization: Bearer <token> is required' : 'The bearer token is not valid')
+      await replyError(
+        reply,
+        'UNAUTHORIZED',
+        header === undefined ? 'Authorization: Bearer <token> is required' : 'The bearer token is not valid',
+      )
     }
   }
 }

@@ -79,14 +79,22 @@ export function createOriginGuard(o: OriginGuardOptions): (req: FastifyRequest, 
       const name = host === undefined ? null : hostName(host)
       if (name === null || !isLoopbackName(name)) {
         reply.header('connection', 'close')
-        await replyError(reply, 'FORBIDDEN_ORIGIN', `Host ${JSON.stringify(host ?? '')} is not a loopback name or address; the admin API listens on loopback only`)
+        await replyError(
+          reply,
+          'FORBIDDEN_ORIGIN',
+          `Host ${JSON.stringify(host ?? '')} is not a loopback name or address; the admin API listens on loopback only`,
+        )
         return
       }
     }
     const origin = req.headers.origin
     if (origin !== undefined && !isOwnOrigin(origin, host)) {
       reply.header('connection', 'close')
-      await replyError(reply, 'FORBIDDEN_ORIGIN', `Requests from origin ${JSON.stringify(origin)} are refused; only the admin API's own pages may call it`)
+      await replyError(
+        reply,
+        'FORBIDDEN_ORIGIN',
+        `Requests from origin ${JSON.stringify(origin)} are refused; only the admin API's own pages may call it`,
+      )
       return
     }
     if (WRITES.has(req.method) && !isJson(req.headers['content-type'])) {

@@ -90,7 +90,9 @@ export const StateSchema = Type.Object(
     rollout: Nullable(RolloutSchema),
     updatedAt: Type.String({ description: 'ISO time' }),
     lastFlipAt: Nullable(Type.String({ description: 'ISO time' })),
-    lastFlipAction: Type.Optional(Nullable(Type.String({ description: "what made the last flip; 'auto-revert' when the router rolled back itself" }))),
+    lastFlipAction: Type.Optional(
+      Nullable(Type.String({ description: "what made the last flip; 'auto-revert' when the router rolled back itself" })),
+    ),
     mirror: Type.Optional(PercentSchema),
   },
   { additionalProperties: true },

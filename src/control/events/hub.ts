@@ -81,9 +81,13 @@ export class EventHub {
   admit(): void {
     if (this.#closed) throw new SwitchyardError('TOO_MANY_STREAMS', 'The router is shutting down')
     if (this.#streams.size >= this.#o.maxStreams) {
-      throw new SwitchyardError('TOO_MANY_STREAMS', `${this.#streams.size} event streams are open, the most this router serves; try again later`, {
-        maxStreams: this.#o.maxStreams,
-      })
+      throw new SwitchyardError(
+        'TOO_MANY_STREAMS',
+        `${this.#streams.size} event streams are open, the most this router serves; try again later`,
+        {
+          maxStreams: this.#o.maxStreams,
+        },
+      )
     }
   }
 
@@ -118,7 +122,8 @@ export class EventHub {
           this.#broadcast(frame('history', { app: e.app, entry: { app: e.app, ...entry } }), false)
         }
       },
-      (err: unknown) => this.#o.logger?.warn({ app: e.app, err: (err as Error).message }, 'events: could not read the history entry of a remote change'),
+      (err: unknown) =>
+        this.#o.logger?.warn({ app: e.app, err: (err as Error).message }, 'events: could not read the history entry of a remote change'),
     )
   }
 
@@ -137,7 +142,10 @@ export class EventHub {
     this.#streams.delete(s)
     if (why === 'slow') {
       this.slowClosed++
-      this.#o.logger?.warn({ maxBufferedBytes: this.#o.maxBufferedBytes, dropped: s.dropped }, 'events: a stream read too slowly and was closed')
+      this.#o.logger?.warn(
+        { maxBufferedBytes: this.#o.maxBufferedBytes, dropped: s.dropped },
+        'events: a stream read too slowly and was closed',
+      )
     }
     if (this.#streams.size === 0) this.#stop()
   }

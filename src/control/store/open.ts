@@ -44,10 +44,7 @@ export interface StoreOpener {
  * sixty apps are two connections per instance, not 120. ioredis is loaded
  * only for the Redis store.
  */
-export async function storeOpener(
-  config: Pick<Config, 'store'>,
-  o: { instanceId: string; logger: Log },
-): Promise<StoreOpener> {
+export async function storeOpener(config: Pick<Config, 'store'>, o: { instanceId: string; logger: Log }): Promise<StoreOpener> {
   const s = config.store
   if (s.type === 'file') {
     return {

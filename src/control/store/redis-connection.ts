@@ -154,7 +154,8 @@ export function whenReady(client: Redis, timeoutMs: number, what: string): Promi
       else reject(err)
     }
     const onReady = (): void => done(null)
-    const onClose = (): void => done(new SwitchyardError('STORE_UNAVAILABLE', `redis ${what} is unreachable (connection refused or closed)`))
+    const onClose = (): void =>
+      done(new SwitchyardError('STORE_UNAVAILABLE', `redis ${what} is unreachable (connection refused or closed)`))
     const timer = setTimeout(
       () => done(new SwitchyardError('STORE_UNAVAILABLE', `redis ${what} is unreachable (no connection within ${timeoutMs} ms)`)),
       timeoutMs,
@@ -183,7 +184,13 @@ export async function closeClient(client: Redis, timeoutMs = 1000): Promise<void
       timer = setTimeout(resolve, timeoutMs)
     })
     // A silent server must not hold up shutdown; QUIT errors mean it is gone anyway.
-    await Promise.race([client.quit().then(() => undefined, () => undefined), bound])
+    await Promise.race([
+      client.quit().then(
+        () => undefined,
+        () => undefined,
+      ),
+      bound,
+    ])
     clearTimeout(timer)
   }
   client.disconnect()

@@ -105,7 +105,14 @@ export function defineStoreScripts(client: Redis, keys: StoreKeys): StoreScripts
   return {
     async commit(expected, stateJson, entryJson, historyLimit, deadline = 0) {
       const [code, current] = await cmd.switchyardCommit(
-        keys.state, keys.history, expected, stateJson, entryJson, historyLimit, keys.channel, deadline,
+        keys.state,
+        keys.history,
+        expected,
+        stateJson,
+        entryJson,
+        historyLimit,
+        keys.channel,
+        deadline,
       )
       if (code === 1) return { kind: 'stored' }
       if (code === -2) return { kind: 'late', lateMs: Number(current) - deadline }

@@ -67,7 +67,9 @@ export function cohortRoutes(): FastifyPluginAsyncTypebox {
 
     app.delete(
       '/cohorts/:name',
-      { schema: { summary: 'Remove a cohort', tags: ['cohorts'], params: Params, response: { 200: WriteResultSchema, ...ERROR_RESPONSES } } },
+      {
+        schema: { summary: 'Remove a cohort', tags: ['cohorts'], params: Params, response: { 200: WriteResultSchema, ...ERROR_RESPONSES } },
+      },
       async (req, reply) => sendWrite(reply, await req.appHandle.service.removeCohort(req.params.name, writeOptions(req))),
     )
 

@@ -3,7 +3,6 @@ import { COLORS, type Color } from '../../../routing/index.js'
 import { watchedColors } from '../../auto-revert.js'
 import { ColorSchema, ERROR_RESPONSES, StringEnum } from '../schemas.js'
 
-
 const ColorHealth = Type.Object({
   role: StringEnum(['live', 'idle'] as const),
   targets: Type.Array(

@@ -16,7 +16,11 @@ export function historyRoutes(): FastifyPluginAsyncTypebox {
           tags: ['state'],
           // A query string is text; no type coercion is configured, so the number is parsed here.
           querystring: Type.Object(
-            { limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,5}$', description: `1–${MAX_HISTORY_LIMIT} (default ${DEFAULT_HISTORY_LIMIT})` })) },
+            {
+              limit: Type.Optional(
+                Type.String({ pattern: '^[0-9]{1,5}$', description: `1–${MAX_HISTORY_LIMIT} (default ${DEFAULT_HISTORY_LIMIT})` }),
+              ),
+            },
             { additionalProperties: false },
           ),
           response: { 200: Type.Object({ entries: Type.Array(HistoryEntrySchema) }), ...ERROR_RESPONSES },

@@ -10,7 +10,9 @@ const Mismatch = Type.Object({
   route: Type.String({ description: 'method and path with ids collapsed, e.g. GET /users/:id' }),
   live: Type.Object({ status: Type.Integer() }),
   idle: Type.Object({ status: Type.Integer(), color: ColorSchema }),
-  diff: Type.Array(Type.String(), { description: 'readable differences, e.g. $.items[2].price: 10 → 12 (secrets redacted, bodies as short excerpts)' }),
+  diff: Type.Array(Type.String(), {
+    description: 'readable differences, e.g. $.items[2].price: 10 → 12 (secrets redacted, bodies as short excerpts)',
+  }),
 })
 
 const Route = Type.Object({ route: Type.String(), samples: Type.Integer(), mismatches: Type.Integer(), mismatchRate: Type.Number() })

@@ -2,7 +2,6 @@ import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typ
 import { sendWrite, writeOptions } from '../http.js'
 import { ERROR_RESPONSES, Force, Reason, RolloutSchema, WriteResultSchema } from '../schemas.js'
 
-
 const Headers = Type.Object({
   'if-match': Type.Optional(Type.String({ description: 'the version you read: "7", 7 or *' })),
   'x-switchyard-actor': Type.Optional(Type.String({ description: 'who asks; default admin-api' })),

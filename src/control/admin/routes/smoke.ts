@@ -2,7 +2,6 @@ import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typ
 import { other } from '../../../routing/index.js'
 import { ColorSchema, ERROR_RESPONSES } from '../schemas.js'
 
-
 const CheckResult = Type.Object({
   path: Type.String(),
   target: Type.String(),

@@ -60,7 +60,10 @@ export function uiRoutes(dir: string = defaultUiDir()): FastifyPluginAsyncTypebo
       const name = req.params['*'] === '' ? 'index.html' : req.params['*']
       const asset = assets.get(name)
       if (asset === undefined) {
-        const why = assets.size === 0 ? `the dashboard is not built (no files in ${dir}): run npm run build` : `no file ${JSON.stringify(name)} in the dashboard`
+        const why =
+          assets.size === 0
+            ? `the dashboard is not built (no files in ${dir}): run npm run build`
+            : `no file ${JSON.stringify(name)} in the dashboard`
         return replyError(reply, 'NOT_FOUND', why)
       }
       reply
