@@ -1,5 +1,6 @@
 import type { Cohort, Color, HistoryEntry, State } from '../routing/index.js'
 import type { SmokeCheckResult, WriteResult } from '../control/types.js'
+import type { ShadowReport } from '../control/shadow.js'
 
 /**
  * Human output of the operator client: short lines an operator reads at a
@@ -324,24 +325,8 @@ export function formatReload(r: ReloadView): string {
   return out
 }
 
-/** `GET /v1/shadow` as the CLI reads it. */
-export interface ShadowView {
-  percent: number
-  compare: boolean
-  samples: number
-  matches: number
-  mismatches: number
-  skipped: number
-  errors: number
-  dropped: number
-  sent: number
-  mismatchRate: number
-  maxMismatchRate: number
-  minSamples: number
-  refusing: boolean
-  routes: { route: string; samples: number; mismatches: number; mismatchRate: number }[]
-  recent: { at: string; method: string; path: string; live: { status: number }; idle: { status: number; color: string }; diff: string[] }[]
-}
+/** `GET /v1/shadow` as the CLI reads it: the server's report (a type only; the CLI loads no server code). */
+export type ShadowView = ShadowReport
 
 const pct = (r: number): string => `${Math.round(r * 10_000) / 100}%`
 
