@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { baseConfig, startRouterProcess, writeConfig } from '../e2e/router-process.js'
+import { CLEAN_ENV, baseConfig, startRouterProcess, writeConfig } from '../e2e/router-process.js'
 import { startColorServer } from '../e2e/upstreams.js'
 import { deployQueries, exposedNames, labelValuesNames, promqlNames, variableQueries, type QueryNames } from './promql.js'
 
@@ -33,15 +33,6 @@ const PENDING: Record<string, string> = {}
  * when the request metrics carry `app` and this is still true.
  */
 const APP_LABEL_PENDING = false
-
-/** Variables the binary reads that must not point this router elsewhere. */
-const CLEAN_ENV = {
-  SWITCHYARD_REDIS_URL: '',
-  SWITCHYARD_ADMIN_TOKEN: '',
-  SWITCHYARD_LISTEN_PORT: '',
-  SWITCHYARD_ADMIN_PORT: '',
-  SWITCHYARD_CONFIG: '',
-}
 
 /** A URL on 127.0.0.1 where nothing listens (a port the OS gave out and took back). */
 async function deadUrl(): Promise<string> {

@@ -2,7 +2,7 @@ import t from 'tap'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { baseConfig, startRouterProcess, writeConfig } from '../e2e/router-process.js'
+import { CLEAN_ENV, baseConfig, startRouterProcess, writeConfig } from '../e2e/router-process.js'
 import { readDocs } from './docs.js'
 
 /**
@@ -21,14 +21,6 @@ import { readDocs } from './docs.js'
 const PENDING: Record<string, string> = {
 }
 
-/** Variables the binary reads that must not point this router elsewhere. */
-const CLEAN_ENV = {
-  SWITCHYARD_REDIS_URL: '',
-  SWITCHYARD_ADMIN_TOKEN: '',
-  SWITCHYARD_LISTEN_PORT: '',
-  SWITCHYARD_ADMIN_PORT: '',
-  SWITCHYARD_CONFIG: '',
-}
 
 /** `switchyard_*` names in a text, with where they were seen. */
 export function metricMentions(text: string): Set<string> {

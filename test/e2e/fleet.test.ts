@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks'
 import { Redis } from 'ioredis'
 import { Pool } from 'undici'
 import { eventually, rawClient, requireRedis, startRedis } from '../redis/helpers.js'
-import { admin, baseConfig, startRouterProcess, writeConfig, type RouterProcess } from './router-process.js'
+import { CLEAN_ENV, admin, baseConfig, startRouterProcess, writeConfig, type RouterProcess } from './router-process.js'
 import { startColorServer } from './upstreams.js'
 import { sleep } from '../helpers/time.js'
 
@@ -32,15 +32,6 @@ const RACE_ROUNDS = 6
 const LOOPS = 6
 /** the machine is shared and slow: deadlines are generous, timings only reported */
 const DEADLINE_MS = 20_000
-
-/** Variables the binary reads that must not point the fleet elsewhere (e.g. the shared Redis). */
-const CLEAN_ENV = {
-  SWITCHYARD_REDIS_URL: '',
-  SWITCHYARD_ADMIN_TOKEN: '',
-  SWITCHYARD_LISTEN_PORT: '',
-  SWITCHYARD_ADMIN_PORT: '',
-  SWITCHYARD_CONFIG: '',
-}
 
 interface Member {
   name: string

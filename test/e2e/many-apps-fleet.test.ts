@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { request } from '../helpers/request.js'
 import { eventually, rawClient, requireRedis, startRedis } from '../redis/helpers.js'
-import { admin, startRouterProcess } from './router-process.js'
+import { CLEAN_ENV, admin, startRouterProcess } from './router-process.js'
 import { startColorServer } from './upstreams.js'
 
 /**
@@ -13,14 +13,6 @@ import { startColorServer } from './upstreams.js'
  * does not move, each app has its own keys, and the write converges across
  * both instances (the registry lists each instance's version per app).
  */
-
-const CLEAN_ENV = {
-  SWITCHYARD_REDIS_URL: '',
-  SWITCHYARD_ADMIN_TOKEN: '',
-  SWITCHYARD_LISTEN_PORT: '',
-  SWITCHYARD_ADMIN_PORT: '',
-  SWITCHYARD_CONFIG: '',
-}
 
 t.test("two instances on Redis apply one app's change", async (t) => {
   if (!requireRedis(t)) return

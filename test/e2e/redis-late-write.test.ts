@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { rawClient, requireRedis, startRedis } from '../redis/helpers.js'
-import { admin, baseConfig, startRouterProcess, writeConfig } from './router-process.js'
+import { CLEAN_ENV, admin, baseConfig, startRouterProcess, writeConfig } from './router-process.js'
 import { startColorServer } from './upstreams.js'
 
 /**
@@ -12,13 +12,6 @@ import { startColorServer } from './upstreams.js'
  * write still in its buffer, the commit script finds itself past its
  * deadline and refuses. An operator told "failed" can rely on it.
  */
-const CLEAN_ENV = {
-  SWITCHYARD_REDIS_URL: '',
-  SWITCHYARD_ADMIN_TOKEN: '',
-  SWITCHYARD_LISTEN_PORT: '',
-  SWITCHYARD_ADMIN_PORT: '',
-  SWITCHYARD_CONFIG: '',
-}
 
 t.test('a write answered 503 during a Redis stall is never applied later', async (t) => {
   if (!requireRedis(t)) return

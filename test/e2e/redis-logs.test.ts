@@ -3,20 +3,13 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { eventually, requireRedis, startRedis, startSentinel, testPrefix } from '../redis/helpers.js'
-import { baseConfig, startRouterProcess, writeConfig } from './router-process.js'
+import { CLEAN_ENV, baseConfig, startRouterProcess, writeConfig } from './router-process.js'
 import { startColorServer } from './upstreams.js'
 
 // What a Redis-backed router logs about its connections: the real address
 // (with Sentinel, the master's, not the placeholder URL), and nothing about
 // an outage when it closes its connections on purpose.
 
-const CLEAN_ENV = {
-  SWITCHYARD_REDIS_URL: '',
-  SWITCHYARD_ADMIN_TOKEN: '',
-  SWITCHYARD_LISTEN_PORT: '',
-  SWITCHYARD_ADMIN_PORT: '',
-  SWITCHYARD_CONFIG: '',
-}
 const UNREACHABLE = 'redis unreachable; retrying in the background'
 const BACK = 'redis reachable again'
 

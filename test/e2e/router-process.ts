@@ -21,6 +21,18 @@ export interface RouterProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>
 }
 
+/**
+ * Variables the binary reads that must not point a test's router elsewhere
+ * (e.g. at the shared Redis): pass to {@link startRouterProcess}.
+ */
+export const CLEAN_ENV: Readonly<NodeJS.ProcessEnv> = Object.freeze({
+  SWITCHYARD_REDIS_URL: '',
+  SWITCHYARD_ADMIN_TOKEN: '',
+  SWITCHYARD_LISTEN_PORT: '',
+  SWITCHYARD_ADMIN_PORT: '',
+  SWITCHYARD_CONFIG: '',
+})
+
 /** Writes a JSON config into a fresh temp folder and returns its path. */
 export function writeConfig(config: Record<string, unknown>, dir = mkdtempSync(join(tmpdir(), 'switchyard-e2e-'))): string {
   const path = join(dir, 'config.json')

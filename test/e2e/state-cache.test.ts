@@ -3,20 +3,12 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { eventually, requireRedis, startRedis } from '../redis/helpers.js'
-import { admin, baseConfig, startRouterProcess, writeConfig } from './router-process.js'
+import { CLEAN_ENV, admin, baseConfig, startRouterProcess, writeConfig } from './router-process.js'
 import { startColorServer } from './upstreams.js'
 
 // A Redis-backed router with store.cachePath restarts while Redis is down:
 // it routes by its cached state instead of refusing to start, refuses writes
 // until Redis is back, then writes its state back into the empty Redis.
-
-const CLEAN_ENV = {
-  SWITCHYARD_REDIS_URL: '',
-  SWITCHYARD_ADMIN_TOKEN: '',
-  SWITCHYARD_LISTEN_PORT: '',
-  SWITCHYARD_ADMIN_PORT: '',
-  SWITCHYARD_CONFIG: '',
-}
 
 t.test('restart during a Redis outage routes by the cached state', async (t) => {
   if (!requireRedis(t)) return

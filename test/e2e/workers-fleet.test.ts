@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { request } from '../helpers/request.js'
 import { requireRedis, startRedis } from '../redis/helpers.js'
-import { admin, baseConfig, startRouterProcess, writeConfig, type RouterProcess } from './router-process.js'
+import { CLEAN_ENV, admin, baseConfig, startRouterProcess, writeConfig, type RouterProcess } from './router-process.js'
 import { startColorServer } from './upstreams.js'
 
 /*
@@ -13,14 +13,6 @@ import { startColorServer } from './upstreams.js'
  * watch of the store, and a write's `converged` covers the other instance's
  * workers: the instance reports the version all its workers acknowledged.
  */
-
-const CLEAN_ENV = {
-  SWITCHYARD_REDIS_URL: '',
-  SWITCHYARD_ADMIN_TOKEN: '',
-  SWITCHYARD_LISTEN_PORT: '',
-  SWITCHYARD_ADMIN_PORT: '',
-  SWITCHYARD_CONFIG: '',
-}
 
 async function colors(url: string, n: number): Promise<Set<string>> {
   const out = new Set<string>()
