@@ -1,6 +1,7 @@
 import { hostname } from 'node:os'
 import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import { isDeepStrictEqual } from 'node:util'
 import type { Redis } from 'ioredis'
 import { loadConfig, type AppConfig, type Config } from './config/index.js'
 import { createAdminApp, type AdminPlugin } from './control/admin/index.js'
@@ -276,7 +277,7 @@ export async function startRouter(config: Config, deps: RouterDeps = {}): Promis
         reg.touch()
         for (const a of gone) await apps.retire(a)
         for (const a of gone) caches.delete(a.name)
-        if (!isDeepStrictEqualJson(current.notify, next.notify)) {
+        if (!isDeepStrictEqual(current.notify, next.notify)) {
           const old = notifier
           notifier = newNotifier(next, logger)
           void old.close()
@@ -373,10 +374,6 @@ function newNotifier(config: Config, logger: Logger): Notifier {
     retries: config.notify.retries,
     logger: logger.child({ component: 'notify' }),
   })
-}
-
-function isDeepStrictEqualJson(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b)
 }
 
 export { isSwitchyardError }
