@@ -149,7 +149,10 @@ class Worker {
     this.#draining ??= (async () => {
       await this.#plane?.close(graceMs)
       clearInterval(this.#timer)
+      // The last counts go to the primary; a channel that never confirms must not keep the worker alive.
       await new Promise<void>((resolve) => {
+        const bound = setTimeout(resolve, LAST_REPORT_MS)
+        bound.unref()
         if (process.connected) this.#report(resolve)
         else resolve()
       })
@@ -175,6 +178,9 @@ function planeOptions(c: AppConfig, source: Runtime, observer: AppTally): AppPla
 }
 
 /** Runs this process as a worker until the primary tells it to drain (or goes away). */
+/** How long a draining worker waits for its last report to be sent. */
+const LAST_REPORT_MS = 2000
+
 export function runWorker(): void {
   if (process.send === undefined) throw new Error('a switchyard worker must be started by the primary (node:cluster)')
   const send = process.send.bind(process)
