@@ -128,3 +128,34 @@ t.test('maxBodyBytes: 413 on a larger content-length and on a chunked body that 
   await s.recorder.until(4)
   t.equal(s.recorder.calls[3].status, 413)
 })
+
+t.test('a Content-Length body in pieces: earlier pieces reach the client at once, only the last is sent with the end', async (t) => {
+  let finish: (() => void) | null = null
+  const upstream = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '10' })
+    res.write('hello')
+    finish = () => res.end('world')
+  })
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r))
+  t.teardown(() => new Promise<void>((r) => upstream.close(() => r())))
+  const url = `http://127.0.0.1:${(upstream.address() as { port: number }).port}`
+  const s = await setup(t, { dp: { upstreams: { blue: { targets: [url] }, green: { targets: [url] } } } })
+  const body = await new Promise<string>((resolve, reject) => {
+    http
+      .get(s.url + '/', { agent: false }, (res) => {
+        let text = ''
+        res.setEncoding('utf8')
+        res.on('data', (d: string) => {
+          text += d
+          // The first piece arrived while the upstream still holds the rest back.
+          if (text === 'hello' && finish !== null) finish()
+        })
+        res.on('end', () => resolve(text))
+        res.on('error', reject)
+      })
+      .on('error', reject)
+  })
+  t.equal(body, 'helloworld')
+  await s.recorder.until(1)
+  t.equal(s.recorder.calls[0].status, 200)
+})
