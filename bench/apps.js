@@ -21,6 +21,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { manyApps } from './lib/apps-config.js'
 import { ROOT } from './lib/contenders.js'
 import { startLoadWorker } from './lib/load-worker.js'
 import {
@@ -66,8 +67,6 @@ const upstream = launch('upstream', process.execPath, [join(ROOT, 'bench', 'upst
 const ports = (await waitForLine(upstream, /also ([\d,]+)/, 30_000))[1].split(',').map(Number)
 // Target k of app i has a port of its own: distinct origins (one pool each), one server process.
 const target = (i, k) => `http://127.0.0.1:${ports[i * 4 + k]}`
-const appName = (i) => `app-${String(i).padStart(2, '0')}`
-const hostOf = (i) => `${appName(i)}.bench.test`
 
 function configOf(name, body) {
   const dir = join(tmp, name)
@@ -99,10 +98,10 @@ async function startRouter(name, body) {
 }
 
 const up = (i) => ({ blue: { targets: [target(i, 0), target(i, 1)] }, green: { targets: [target(i, 2), target(i, 3)] } })
-const apps = {}
-for (let i = 0; i < N; i++) apps[appName(i)] = { hosts: [hostOf(i)], upstreams: up(i) }
-// A default app, so the readiness probe (whose Host fetch may not set) is served.
-const defaultApp = appName(0)
+// Exact hosts only here (no wildcards), so runs compare with earlier ones.
+const { apps, requestHost: hostOf } = manyApps({ count: N, upstreamsOf: up })
+// A default app: one that serves hosts no app names.
+const defaultApp = Object.keys(apps)[0]
 
 const load = startLoadWorker(canPin, LOAD_CORE)
 await load.ready

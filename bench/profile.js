@@ -7,8 +7,11 @@
  * self time, by function and by area (data plane, routing, node:http, undici,
  * metrics, GC …).
  *
- *   node bench/profile.js [--duration 10] [--scenario small|16k|post64k] [--live] [--connections 50] [--serve-direct]
+ *   node bench/profile.js [--duration 10] [--scenario small|16k|post16k|post64k] [--live] [--connections 50] [--serve-direct]
  *   node bench/profile.js --contender bare-undici      (the same for a peer, to compare)
+ *
+ * The contenders are bench/run.js's (switchyard-full: 60 apps, the bench app by
+ * wildcard Host), and the load carries the same headers (Host, x-user-id).
  *
  * The profile lands in bench/results/*.cpuprofile.json (git-ignored; open it in Chrome DevTools or
  * speedscope for the flame graph).
@@ -17,7 +20,8 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync
 import os from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { BENCH_USER, CONTENDERS, ROOT } from './lib/contenders.js'
+import { BENCH_HEADERS, CONTENDERS, ROOT } from './lib/contenders.js'
+import { SCENARIOS } from './lib/options.js'
 import { canPin, cpuSeconds, installCleanup, launch, stop, stopAll, waitForLine } from './lib/procs.js'
 
 const { values } = parseArgs({
@@ -31,13 +35,8 @@ const { values } = parseArgs({
     'serve-direct': { type: 'boolean', default: false },
   },
 })
-const SCEN = {
-  small: { method: 'GET', path: '/small' },
-  '16k': { method: 'GET', path: '/16k' },
-  post64k: { method: 'POST', path: '/upload', body: Buffer.alloc(65536, 'x').toString('base64') },
-}
-const scenario = SCEN[values.scenario]
-if (scenario === undefined) throw new Error('--scenario is small, 16k or post64k')
+const scenario = SCENARIOS.find((s) => s.id === values.scenario)
+if (scenario === undefined) throw new Error(`--scenario is one of ${SCENARIOS.map((s) => s.id).join(', ')}`)
 
 /** Which part of the stack a profile frame belongs to. */
 function area(url, name) {
@@ -53,7 +52,7 @@ function area(url, name) {
   if (url.includes('/dist/observability/') || url.includes('/prom-client/')) return 'metrics (switchyard observability + prom-client)'
   if (url.includes('/dist/control/')) return 'switchyard control plane'
   if (url.includes('/dist/')) return 'switchyard other'
-  if (url.includes('/undici/')) return 'undici'
+  if (url.includes('/undici/') || url.includes('/undici8/')) return 'undici'
   if (url.includes('/pino')) return 'pino'
   if (url.includes('internal/modules') || url.includes('/ajv/') || url.includes('internal/bootstrap'))
     return 'start-up (module loading, schema compiling)'
@@ -172,8 +171,12 @@ async function main() {
   }
   const id = values.contender ?? (values.live ? 'switchyard' : 'switchyard-full')
   const contender = CONTENDERS.find((c) => c.id === id)
-  if (contender === undefined || ['direct', 'nginx'].includes(id))
-    throw new Error(`--contender is a Node contender: switchyard, switchyard-full, bare-undici, http-proxy, fastify-proxy`)
+  if (contender === undefined || contender.node !== true)
+    throw new Error(
+      `--contender is a Node contender: ${CONTENDERS.filter((c) => c.node === true)
+        .map((c) => c.id)
+        .join(', ')}`,
+    )
   const sy = await contender.start(ctx)
   console.log(
     `profiling ${contender.label} (pid ${sy.proc.pid}) under ${values.connections} connections, ${values.scenario}, ${values.duration}s`,
@@ -190,9 +193,8 @@ async function main() {
       values.duration,
       '-m',
       scenario.method,
-      '-H',
-      `x-user-id=${BENCH_USER}`,
-      ...(scenario.body ? ['-H', 'content-type=application/octet-stream', '-b', Buffer.from(scenario.body, 'base64').toString()] : []),
+      ...Object.entries(BENCH_HEADERS).flatMap(([k, v]) => ['-H', `${k}=${v}`]),
+      ...(scenario.bodyBytes > 0 ? ['-H', 'content-type=application/octet-stream', '-b', 'x'.repeat(scenario.bodyBytes)] : []),
       `${sy.url}${scenario.path}`,
     ],
     { core: 0, pin },

@@ -8,11 +8,13 @@
  *   npm run bench                      full race (~4–5 min on 2 cores)
  *   npm run bench -- --quick           CI smoke: ~1.5 s per contender, one round
  *   npm run bench -- --only switchyard,bare-undici --scenario small --rounds 5
+ *   npm run bench -- --with bare-undici8,bare-undici-v8api   the optional undici 8 references too
+ *   npm run bench -- --node /usr/bin/node   every Node contender also on that Node, same rounds
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import { join } from 'node:path'
-import { ROOT } from './lib/contenders.js'
+import { APP_COUNT, BENCH_APP, BENCH_HOST, ROOT, olderThan } from './lib/contenders.js'
 import { startLoadWorker } from './lib/load-worker.js'
 import { alive, measurer } from './lib/measure.js'
 import { SCENARIOS, machine, options } from './lib/options.js'
@@ -28,6 +30,9 @@ function printHeader(o, m, pinNote) {
   console.log(
     `tool: ${o.tool} · ${o.connections} connections · ${o.duration}s × ${o.rounds} round(s) · scenarios: ${o.scenarios.map((s) => s.id).join(', ')}`,
   )
+  console.log(`requests: Host ${BENCH_HOST} (switchyard-full: app ${BENCH_APP} of ${APP_COUNT}, by wildcard) · x-user-id`)
+  for (const n of o.nodes)
+    console.log(`also on Node ${n.version} (${n.path}): every Node contender, as <id>@node${n.version.split('.')[0]}`)
   console.log(pinNote)
   if (m.loadavgAtStart[0] > 0.5) console.log(`note: the machine is busy (load ${m.loadavgAtStart[0]}): numbers will be noisy`)
 }
@@ -39,8 +44,20 @@ function printHeader(o, m, pinNote) {
 async function startContenders(o, ctx, started) {
   const entries = await Promise.all(
     o.contenders.map(async (c) => {
-      const e = { id: c.id, label: c.label, about: c.about, isSwitchyard: c.isSwitchyard === true, error: null, skipped: false }
+      const e = {
+        id: c.id,
+        label: c.label,
+        about: c.about,
+        isSwitchyard: c.isSwitchyard === true,
+        baseId: c.baseId,
+        nodeVersion: c.nodeVersion ?? process.versions.node,
+        error: null,
+        skipped: false,
+      }
       try {
+        if (c.minNode !== undefined && olderThan(e.nodeVersion, c.minNode)) {
+          throw Object.assign(new Error(`needs Node ≥ ${c.minNode}, this is ${e.nodeVersion}`), { skip: true })
+        }
         Object.assign(e, await c.start(ctx))
       } catch (err) {
         e.error = err.message
@@ -50,12 +67,13 @@ async function startContenders(o, ctx, started) {
     }),
   )
   console.log(`  contenders started in ${((Date.now() - started) / 1000).toFixed(1)}s`)
+  const pad = Math.max(...entries.map((e) => e.label.length))
   for (const e of entries) {
     if (e.error === null)
       console.log(
-        `  ready   ${e.label.padEnd(30)} ${e.url}  pid ${e.proc.pid}${e.info?.color ? `  (bench requests → ${e.info.color})` : ''}`,
+        `  ready   ${e.label.padEnd(pad)} ${e.url}  pid ${e.proc.pid}${e.info?.color ? `  (bench requests → ${e.info.color})` : ''}`,
       )
-    else console.log(`  ${e.skipped ? 'skipped' : 'ERROR  '} ${e.label.padEnd(30)} ${e.error}`)
+    else console.log(`  ${e.skipped ? 'skipped' : 'ERROR  '} ${e.label.padEnd(pad)} ${e.error}`)
   }
   return entries
 }
@@ -110,12 +128,13 @@ async function scrapeMetrics(full) {
   try {
     const res = await fetch(`${full.info.admin}/metrics`, { signal: AbortSignal.timeout(5000) })
     const text = await res.text()
-    const reqLines = text.split('\n').filter((l) => l.startsWith('switchyard_requests_total'))
+    // Only the bench app's series: proves the requests reached it through its wildcard.
+    const reqLines = text.split('\n').filter((l) => l.startsWith('switchyard_requests_total') && l.includes(`app="${BENCH_APP}"`))
     const total = reqLines.reduce((a, l) => a + Number(l.split(' ').pop()), 0)
     console.log(
-      `\nmetrics: GET /metrics → ${res.status}, ${text.length} bytes, switchyard_requests_total = ${fmt(total)} over ${reqLines.length} series`,
+      `\nmetrics: GET /metrics → ${res.status}, ${text.length} bytes, switchyard_requests_total{app="${BENCH_APP}"} = ${fmt(total)} over ${reqLines.length} series`,
     )
-    return { status: res.status, bytes: text.length, series: reqLines.length, requestsTotal: total }
+    return { status: res.status, bytes: text.length, app: BENCH_APP, series: reqLines.length, requestsTotal: total }
   } catch (err) {
     console.log(`\nmetrics: scrape failed: ${err.message}`)
     return { error: err.message }

@@ -1,10 +1,11 @@
 /** One measured run of one contender: autocannon (in the load worker) or wrk, with CPU accounting. */
-import { BENCH_USER } from './contenders.js'
+import { BENCH_HEADERS } from './contenders.js'
 import { cpuSeconds } from './procs.js'
 import { runWrk, wrkScript } from './wrk.js'
 
+/** The headers of a scenario's requests: Host and x-user-id (every scenario), content-type (with a body). */
 function requestsOf(scenario) {
-  const headers = { 'x-user-id': BENCH_USER }
+  const headers = { ...BENCH_HEADERS }
   if (scenario.bodyBytes > 0) headers['content-type'] = 'application/octet-stream'
   return headers
 }

@@ -1,21 +1,29 @@
 /** The bench's command line: scenarios, options (validated once), the machine it runs on. */
 import os from 'node:os'
 import { parseArgs } from 'node:util'
-import { CONTENDERS } from './contenders.js'
+import { CONTENDERS, nodeVersionOf, onNode } from './contenders.js'
 import { canPin, onPath } from './procs.js'
 
 export const SCENARIOS = [
   { id: 'small', title: 'small GET (13 B)', method: 'GET', path: '/small', bodyBytes: 0 },
   { id: '16k', title: '16 KiB response', method: 'GET', path: '/16k', bodyBytes: 0 },
+  { id: 'post16k', title: '16 KiB POST', method: 'POST', path: '/upload', bodyBytes: 16 * 1024 },
   { id: 'post64k', title: '64 KiB POST', method: 'POST', path: '/upload', bodyBytes: 64 * 1024 },
 ]
+const SCENARIO_IDS = SCENARIOS.map((s) => s.id).join(', ')
+
+const byDefault = CONTENDERS.filter((c) => !c.optional).map((c) => c.id)
+const optional = CONTENDERS.filter((c) => c.optional).map((c) => c.id)
 
 export const HELP = `usage: node bench/run.js [options]
   --duration <s>        seconds per measured run (default 2.5; quick 1.5)
   --connections <n>     keep-alive connections (default 50)
   --rounds <n>          rounds; each contender runs once per round (default 3; quick 1)
-  --scenario <list>     small,16k,post64k or all (default all; quick small)
-  --only <list>         contenders: ${CONTENDERS.map((c) => c.id).join(',')}
+  --scenario <list>     ${SCENARIO_IDS.replaceAll(' ', '')} or all (default all; quick small)
+  --only <list>         contenders (default ${byDefault.join(',')})
+  --with <list>         add optional contenders to the default set: ${optional.join(',')}
+  --node <path,...>     also run every Node contender on these node binaries (twins <id>@node<major>),
+                        in the same rounds; the upstream and the load generator stay on this Node
   --tool <t>            autocannon (default) or wrk (when installed)
   --quick               CI smoke: short, one round, one scenario, no half-load or memory runs
   --no-pin              do not pin processes to cores
@@ -35,6 +43,8 @@ export function options() {
       rounds: { type: 'string' },
       scenario: { type: 'string' },
       only: { type: 'string' },
+      with: { type: 'string' },
+      node: { type: 'string' },
       tool: { type: 'string', default: 'autocannon' },
       quick: { type: 'boolean', default: false },
       'no-pin': { type: 'boolean', default: false },
@@ -70,12 +80,28 @@ export function options() {
       ? SCENARIOS
       : scen.split(',').map((id) => {
           const s = SCENARIOS.find((x) => x.id === id)
-          if (s === undefined) fail(`unknown scenario "${id}" (small, 16k, post64k, all)`)
+          if (s === undefined) fail(`unknown scenario "${id}" (${SCENARIO_IDS}, all)`)
           return s
         })
   const only = values.only?.split(',')
-  for (const id of only ?? []) if (!CONTENDERS.some((c) => c.id === id)) fail(`unknown contender "${id}"`)
-  o.contenders = CONTENDERS.filter((c) => only === undefined || only.includes(c.id))
+  const extra = values.with?.split(',') ?? []
+  for (const id of [...(only ?? []), ...extra]) if (!CONTENDERS.some((c) => c.id === id)) fail(`unknown contender "${id}"`)
+  const chosen = CONTENDERS.filter((c) => (only === undefined ? !c.optional : only.includes(c.id)) || extra.includes(c.id))
+  o.nodes = (values.node?.split(',') ?? []).map((path) => {
+    try {
+      return { path, version: nodeVersionOf(path) }
+    } catch (err) {
+      fail(`--node: ${err.message}`)
+    }
+  })
+  o.contenders = []
+  // Each twin right after its original, so the tables show them side by side.
+  for (const c of chosen) {
+    o.contenders.push(c)
+    if (c.node) for (const n of o.nodes) o.contenders.push(onNode(c, n.path, n.version))
+  }
+  const ids = o.contenders.map((c) => c.id)
+  if (new Set(ids).size !== ids.length) fail(`--node: two binaries of the same Node major (${ids.join(',')})`)
   for (const k of ['duration', 'connections', 'rounds', 'memoryConnections']) {
     if (!(o[k] > 0)) fail(`--${k} must be a positive number`)
   }

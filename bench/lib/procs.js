@@ -5,6 +5,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import http from 'node:http'
 import net from 'node:net'
 
 /** true when `taskset` (util-linux) can pin processes, and there are ≥ 2 cores. */
@@ -102,16 +103,32 @@ export async function waitForHttp(url, { status = 200, timeoutMs = 15_000, proc 
       throw new Error(`${proc.name} exited (${JSON.stringify(proc.exited)}): ${tail(proc)}`)
     }
     try {
-      const res = await fetch(url, { headers, signal: AbortSignal.timeout(1000) })
-      await res.arrayBuffer()
+      const res = await httpGet(url, headers, 1000)
       if (status === null || res.status === status) return res.status
       last = `status ${res.status}`
     } catch (err) {
-      last = err.cause?.code ?? err.message
+      last = err.code ?? err.message
     }
     await sleep(100)
   }
   throw new Error(`${url} not ready after ${timeoutMs} ms (${last})${proc !== null ? ': ' + tail(proc) : ''}`)
+}
+
+/**
+ * One GET with node:http: `{ status, headers, body }`. Unlike fetch, it sends
+ * the `host` header it is given (a many-apps router routes by it).
+ */
+export function httpGet(url, headers = {}, timeoutMs = 5000) {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { headers, agent: false, timeout: timeoutMs }, (res) => {
+      const chunks = []
+      res.on('data', (c) => chunks.push(c))
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() }))
+      res.on('error', reject)
+    })
+    req.on('timeout', () => req.destroy(new Error(`timeout after ${timeoutMs} ms`)))
+    req.on('error', reject)
+  })
 }
 
 /** The last lines a child wrote, for error messages. */

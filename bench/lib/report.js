@@ -5,9 +5,28 @@ import { join } from 'node:path'
 import { ROOT } from './contenders.js'
 import { fmt, markdownTable, table } from './stats.js'
 
-/** The issue's goals: switchyard's req/s over each peer's (nginx is a stretch). */
-const GOALS = { 'bare-undici': 0.9, 'http-proxy': 1.3, 'fastify-proxy': 1.4, nginx: 0.5 }
+/**
+ * Issue 14's goals: switchyard-full's req/s over each peer's, per scenario;
+ * a scenario a peer does not list has no goal against it (ratio shown only).
+ * The 16 KiB response is held to the POSTs' 1.1, as the issue's "16 KiB and
+ * 64 KiB POST stay ≥ 1.1" was first measured on it.
+ */
+const GOALS = {
+  'bare-undici': { small: 1.0, '16k': 1.1, post16k: 1.1, post64k: 1.1 },
+  'http-proxy': { small: 1.5 },
+  'fastify-proxy': { small: 1.7 },
+  nginx: {},
+}
 const SWITCHYARDS = ['switchyard-full', 'switchyard']
+/** Peers among themselves, to compare with the issue's first measurement and the undici 8 references. */
+const PEER_PAIRS = [
+  ['bare-undici', 'http-proxy'],
+  ['bare-undici', 'fastify-proxy'],
+  ['nginx', 'bare-undici'],
+  ['bare-undici8', 'bare-undici'],
+  ['bare-undici-v8api', 'bare-undici'],
+  ['bare-undici8', 'bare-undici-v8api'],
+]
 
 function goalMark(ok) {
   return ok === null ? '' : ok ? 'met' : 'MISSED'
@@ -47,66 +66,97 @@ function scenarioRows(entries, summary) {
   })
 }
 
+/** The goal text of a peer over the run's scenarios: "small ≥ 1.00 · 16k, post64k ≥ 1.10", or "–". */
+function goalText(peer, scenarios) {
+  const byGoal = new Map()
+  for (const sc of scenarios) {
+    const g = GOALS[peer][sc.id]
+    if (g !== undefined) byGoal.set(g, [...(byGoal.get(g) ?? []), sc.id])
+  }
+  if (byGoal.size === 0) return peer === 'nginx' ? '(reference)' : '–'
+  return [...byGoal].map(([g, ids]) => `${ids.join(', ')} ≥ ${g.toFixed(2)}`).join(' · ')
+}
+
+/** The contenders with a median in at least one scenario (not skipped, not failed from the start). */
+function measured(results) {
+  const ids = new Set()
+  for (const sc of Object.values(results.scenarios)) for (const id of Object.keys(sc.summary)) ids.add(id)
+  return ids
+}
+
+/** req/s ratio a / b, or by CPU (b's CPU µs per request over a's: what a core delivers); null when either is missing. */
+function ratioOf(s, a, b, byCpu) {
+  if (byCpu) {
+    const x = s[a]?.cpuUsPerRequest
+    const y = s[b]?.cpuUsPerRequest
+    return x != null && y != null && x > 0 ? y / x : null
+  }
+  const x = s[a]?.requestsPerSec
+  const y = s[b]?.requestsPerSec
+  return x !== undefined && y !== undefined && y > 0 ? x / y : null
+}
+
 /**
- * Rows "switchyard / peer" for every peer with a goal: by req/s (`field`
- * requestsPerSec, a / b) or by CPU (`field` cpuUsPerRequest, b / a: what a
- * core delivers); each ratio is also stored in `ratios`.
+ * Rows "switchyard / peer" for every peer in GOALS: by req/s or by CPU;
+ * each ratio is also stored in `results.ratios`, and each goal of the
+ * full switchyard with its verdict in `results.goals`.
  */
-function switchyardRatioRows(o, results, byCpu) {
+function switchyardRatioRows(o, entries, results, byCpu) {
   const rows = []
+  const suffix = byCpu ? '/cpu' : ''
+  const ran = measured(results)
   for (const sy of SWITCHYARDS) {
+    if (!entries.some((e) => e.id === sy)) continue
     for (const peer of Object.keys(GOALS)) {
+      // A goal row stays when either side has no numbers (the goal shows as unmeasured); other rows need both.
+      const goalRow = sy === 'switchyard-full' && Object.keys(GOALS[peer]).length > 0
+      if (!goalRow && !(ran.has(sy) && ran.has(peer))) continue
       const row = [byCpu ? `${sy} / ${peer} (by CPU)` : `${sy} / ${peer}`]
-      const suffix = byCpu ? '/cpu' : ''
+      const verdicts = []
       for (const scenario of o.scenarios) {
-        const s = results.scenarios[scenario.id].summary
-        let ratio
-        if (byCpu) {
-          const a = s[sy]?.cpuUsPerRequest
-          const b = s[peer]?.cpuUsPerRequest
-          ratio = a != null && b != null && a > 0 ? b / a : null
-        } else {
-          const a = s[sy]?.requestsPerSec
-          const b = s[peer]?.requestsPerSec
-          ratio = a !== undefined && b !== undefined && b > 0 ? a / b : null
-        }
+        const ratio = ratioOf(results.scenarios[scenario.id].summary, sy, peer, byCpu)
         results.ratios[`${sy}/${peer}/${scenario.id}${suffix}`] = ratio
         row.push(ratio === null ? '–' : ratio.toFixed(2))
+        const goal = GOALS[peer][scenario.id]
+        if (sy !== 'switchyard-full' || goal === undefined || ratio === null) continue
+        verdicts.push(`${scenario.id} ${goalMark(ratio >= goal)}`)
+        results.goals.push({ peer, scenario: scenario.id, byCpu, goal, ratio, met: ratio >= goal })
       }
-      const r0 = results.ratios[`${sy}/${peer}/${o.scenarios[0].id}${suffix}`]
-      row.push(`≥ ${GOALS[peer].toFixed(2)}${peer === 'nginx' ? ' (stretch)' : ''}`)
-      row.push(sy === 'switchyard-full' ? goalMark(r0 === null ? null : r0 >= GOALS[peer]) : '')
+      row.push(sy === 'switchyard-full' ? goalText(peer, o.scenarios) : '', verdicts.join(' · '))
       rows.push(row)
     }
   }
   return rows
 }
 
-/** The peers among themselves, to compare with the issue's first measurement. */
-function peerRatioRows(o, results) {
-  const rows = []
-  for (const [a, b] of [
-    ['bare-undici', 'http-proxy'],
-    ['bare-undici', 'fastify-proxy'],
-    ['nginx', 'bare-undici'],
-  ]) {
-    const row = [`${a} / ${b}`]
+/** Rows "a / b" for reference pairs that ran: the peers among themselves and each `--node` twin over its original. */
+function referenceRatioRows(o, entries, results, byCpu) {
+  const ran = measured(results)
+  // by CPU: the twins only (the peers' CPU ratios add little to their req/s ones)
+  const pairs = byCpu ? [] : PEER_PAIRS.filter(([a, b]) => ran.has(a) && ran.has(b))
+  for (const e of entries) if (e.baseId !== undefined && ran.has(e.baseId)) pairs.push([e.id, e.baseId])
+  return pairs.map(([a, b]) => {
+    const row = [`${a} / ${b}${byCpu ? ' (by CPU)' : ''}`]
     for (const scenario of o.scenarios) {
-      const s = results.scenarios[scenario.id].summary
-      const x = s[a]?.requestsPerSec
-      const y = s[b]?.requestsPerSec
-      row.push(x !== undefined && y !== undefined && y > 0 ? (x / y).toFixed(2) : '–')
+      const ratio = ratioOf(results.scenarios[scenario.id].summary, a, b, byCpu)
+      results.ratios[`${a}/${b}/${scenario.id}${byCpu ? '/cpu' : ''}`] = ratio
+      row.push(ratio === null ? '–' : ratio.toFixed(2))
     }
     row.push('(reference)', '')
-    rows.push(row)
-  }
-  return rows
+    return row
+  })
 }
 
-function ratioSection(report, o, results) {
+function ratioSection(report, o, entries, results) {
   results.ratios = {}
-  const rows = [...switchyardRatioRows(o, results, false), ...peerRatioRows(o, results), ...switchyardRatioRows(o, results, true)]
-  const header = ['ratio', ...o.scenarios.map((s) => s.id), 'goal', `goal (${o.scenarios[0].id})`]
+  results.goals = []
+  const rows = [
+    ...switchyardRatioRows(o, entries, results, false),
+    ...referenceRatioRows(o, entries, results, false),
+    ...switchyardRatioRows(o, entries, results, true),
+    ...referenceRatioRows(o, entries, results, true),
+  ]
+  const header = ['ratio', ...o.scenarios.map((s) => s.id), 'goal (switchyard-full)', 'verdict']
   report.section(
     `\nratios of medians: req/s, and (by CPU) the peer's CPU µs per request ÷ switchyard's`,
     `**Ratios** (medians; "by CPU" = peer's CPU µs per request ÷ switchyard's)`,
@@ -171,7 +221,7 @@ export function printReport(o, entries, results) {
     const rows = scenarioRows(entries, results.scenarios[scenario.id].summary)
     report.section(`\n${scenario.title} — ${o.tool}`, `**${scenario.title}** (${o.tool})`, header, rows)
   }
-  ratioSection(report, o, results)
+  ratioSection(report, o, entries, results)
   if (results.halfLoad !== undefined) halfLoadSection(report, entries, results.halfLoad)
   if (results.memory !== undefined) memorySection(report, entries, results.memory)
   if (o.markdown) console.log(`\n--- markdown ---\n\n${report.md.join('\n\n')}\n`)

@@ -14,7 +14,11 @@ function luaString(s) {
 /** Writes the Lua script of a scenario and returns its path. */
 export function wrkScript(dir, scenario) {
   const lines = [`wrk.method = ${luaString(scenario.method)}`, `wrk.path = ${luaString(scenario.path)}`]
-  for (const [k, v] of Object.entries(scenario.headers)) lines.push(`wrk.headers[${luaString(k)}] = ${luaString(v)}`)
+  // wrk adds `Host: <url's host>` unless wrk.headers["Host"] is set (its key is
+  // case-sensitive): "host" would send two Host headers.
+  for (const [k, v] of Object.entries(scenario.headers)) {
+    lines.push(`wrk.headers[${luaString(k.toLowerCase() === 'host' ? 'Host' : k)}] = ${luaString(v)}`)
+  }
   if (scenario.bodyBytes > 0) lines.push(`wrk.body = string.rep("x", ${scenario.bodyBytes})`)
   const file = join(dir, `wrk-${scenario.id}.lua`)
   writeFileSync(file, lines.join('\n') + '\n')
