@@ -79,7 +79,7 @@ async function startContenders(o, ctx, started) {
 }
 
 /** Medians (and totals) over the rounds of each contender that answered. */
-function summarize(entries, rounds) {
+function summarize(entries, rounds, paired) {
   const summary = {}
   for (const e of entries) {
     const rs = rounds[e.id]
@@ -95,6 +95,8 @@ function summarize(entries, rounds) {
       non2xx: sum(rs.map((x) => x.non2xx)),
       requests: sum(rs.map((x) => x.requestsTotal)),
     }
+    // Paired rounds ran every contender at once: ratios are taken round by round.
+    if (paired) summary[e.id].pairedRequestsPerSec = rs.map((x) => x.requestsPerSec)
   }
   return summary
 }
@@ -108,6 +110,7 @@ async function runScenario(o, entries, measureSafely, scenario) {
   const warm = o.quick ? 1.5 : scenario === o.scenarios[0] ? 3 : 0.5
   for (const e of entries) await measureSafely(e, scenario, { connections: o.connections, duration: warm })
   const rounds = Object.fromEntries(entries.map((e) => [e.id, []]))
+  if (o.paired) return pairedScenario(o, entries, measureSafely, scenario)
   for (let r = 0; r < o.rounds; r++) {
     const order = entries.map((_, i) => entries[(i + r) % entries.length])
     const line = []
@@ -120,7 +123,26 @@ async function runScenario(o, entries, measureSafely, scenario) {
     }
     console.log(`  round ${r + 1}/${o.rounds}: ${line.join(' · ')}`)
   }
-  return { title: scenario.title, tool: o.tool, rounds, summary: summarize(entries, rounds) }
+  return { title: scenario.title, tool: o.tool, rounds, summary: summarize(entries, rounds, false) }
+}
+
+/**
+ * `--paired`: every round loads all contenders at the same time (one wrk
+ * each, all pinned with the upstream), all proxies pinned to the same core.
+ * Whatever else the machine does then hits every contender alike, so the
+ * ratio within a round stays steady where back-to-back runs swing by ±30%
+ * on a shared box. Absolute req/s are a share of one core, not a maximum.
+ */
+async function pairedScenario(o, entries, measureSafely, scenario) {
+  const rounds = Object.fromEntries(entries.map((e) => [e.id, []]))
+  for (let r = 0; r < o.rounds; r++) {
+    const runs = await Promise.all(entries.map((e) => measureSafely(e, scenario, { connections: o.connections, duration: o.duration })))
+    // A round counts only when every contender answered: its ratios compare like with like.
+    if (runs.some((x) => x === null)) continue
+    runs.forEach((x, i) => rounds[entries[i].id].push(x))
+    console.log(`  round ${r + 1}/${o.rounds} (paired): ${runs.map((x, i) => `${entries[i].id} ${fmt(x.requestsPerSec)}`).join(' · ')}`)
+  }
+  return { title: scenario.title, tool: o.tool, paired: true, rounds, summary: summarize(entries, rounds, true) }
 }
 
 /** Proves metrics are on: scrapes the full switchyard once, after it served load. */

@@ -27,6 +27,8 @@ export const HELP = `usage: node bench/run.js [options]
   --tool <t>            autocannon (default) or wrk (when installed)
   --quick               CI smoke: short, one round, one scenario, no half-load or memory runs
   --no-pin              do not pin processes to cores
+  --paired              load all contenders at the same time each round, all on the proxy core (needs --tool wrk);
+                        ratios per round, steady on a busy machine
   --no-half             skip the fixed-rate run at half of the max load
   --no-memory           skip the 1,000-connection memory run
   --memory-connections <n>  connections of the memory run (default 1000)
@@ -50,6 +52,7 @@ export function options() {
       'no-pin': { type: 'boolean', default: false },
       'serve-direct': { type: 'boolean', default: false },
       'no-half': { type: 'boolean', default: false },
+      paired: { type: 'boolean', default: false },
       'no-memory': { type: 'boolean', default: false },
       'memory-connections': { type: 'string', default: '1000' },
       markdown: { type: 'boolean', default: false },
@@ -69,6 +72,7 @@ export function options() {
     tool: values.tool,
     pin: !values['no-pin'] && canPin && os.availableParallelism() >= 2,
     half: !values['no-half'] && !quick,
+    paired: values.paired,
     memory: !values['no-memory'] && !quick,
     memoryConnections: Number(values['memory-connections']),
     markdown: values.markdown,
@@ -110,6 +114,8 @@ export function options() {
     console.log('bench: wrk is not installed (apt-get install wrk); using autocannon')
     o.tool = 'autocannon'
   }
+  // One autocannon worker cannot load several contenders at once without sharing its own CPU among them.
+  if (o.paired && o.tool !== 'wrk') fail('--paired needs --tool wrk (and wrk installed): one wrk per contender runs at the same time')
   return o
 }
 

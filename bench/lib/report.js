@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { join } from 'node:path'
 import { ROOT } from './contenders.js'
-import { fmt, markdownTable, table } from './stats.js'
+import { fmt, markdownTable, median, table } from './stats.js'
 
 /**
  * Issue 14's goals: switchyard-full's req/s over each peer's, per scenario;
@@ -90,6 +90,12 @@ function ratioOf(s, a, b, byCpu) {
     const x = s[a]?.cpuUsPerRequest
     const y = s[b]?.cpuUsPerRequest
     return x != null && y != null && x > 0 ? y / x : null
+  }
+  const pa = s[a]?.pairedRequestsPerSec
+  const pb = s[b]?.pairedRequestsPerSec
+  if (pa !== undefined && pb !== undefined && pa.length === pb.length && pa.length > 0) {
+    // --paired: the median of the per-round ratios (both ran in the same seconds)
+    return median(pa.map((x, i) => (pb[i] > 0 ? x / pb[i] : 0)))
   }
   const x = s[a]?.requestsPerSec
   const y = s[b]?.requestsPerSec
