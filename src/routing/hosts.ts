@@ -3,7 +3,8 @@
  *
  * The table is built once per config (start, reload) and frozen; a lookup is
  * one Map probe for the exact name, then one probe per label for `*.`
- * wildcards (longest suffix first), then the default app.
+ * wildcards (longest suffix first), then the default app. Results are kept
+ * by the Host header as sent (bounded), so a repeated Host costs one probe.
  *
  * ```
  *   "Shop.Example.com:8080" → "shop.example.com"   lower case, port and trailing dot gone
@@ -15,6 +16,16 @@
 
 /** How many labels a wildcard lookup walks at most (a hostile Host can be long). */
 export const MAX_WILDCARD_PROBES = 16
+
+/**
+ * Resolved Host headers kept per table: a router sees few distinct Host
+ * values, so the usual lookup is one probe with the header as it came (no
+ * port split, no lower-casing, no wildcard walk). Random hosts from a
+ * hostile client only refill it: it is emptied when full.
+ */
+export const MAX_SEEN_HOSTS = 1024
+/** Longer Host headers are resolved every time, never kept (a DNS name has at most 253 characters). */
+export const MAX_SEEN_HOST_LENGTH = 260
 
 export interface HostTable<T> {
   /** lower-case exact name → value */
@@ -28,6 +39,8 @@ export interface HostTable<T> {
    * Host header need not even be read (the single-app shape).
    */
   readonly catchAll: boolean
+  /** Host header as sent → result, at most MAX_SEEN_HOSTS; the only mutable part, and it only caches */
+  readonly seen: Map<string, T | null>
 }
 
 /**
@@ -43,7 +56,7 @@ export function compileHosts<T>(entries: readonly (readonly [T, readonly string[
       else exact.set(h, value)
     }
   }
-  return Object.freeze({ exact, wildcards, fallback, catchAll: exact.size === 0 && wildcards.size === 0 })
+  return Object.freeze({ exact, wildcards, fallback, catchAll: exact.size === 0 && wildcards.size === 0, seen: new Map() })
 }
 
 /**
@@ -72,6 +85,18 @@ export function hostName(header: string): string {
 /** The value serving `host` (a raw Host header value; undefined when absent). */
 export function matchHost<T>(table: HostTable<T>, host: string | undefined): T | null {
   if (table.catchAll || host === undefined) return table.fallback
+  const seen = table.seen.get(host)
+  if (seen !== undefined) return seen
+  const value = resolveHost(table, host)
+  if (host.length <= MAX_SEEN_HOST_LENGTH) {
+    if (table.seen.size >= MAX_SEEN_HOSTS) table.seen.clear()
+    table.seen.set(host, value)
+  }
+  return value
+}
+
+/** The lookup itself: exact name, then wildcards longest first, then the fallback. */
+function resolveHost<T>(table: HostTable<T>, host: string): T | null {
   const name = hostName(host)
   const hit = table.exact.get(name)
   if (hit !== undefined) return hit

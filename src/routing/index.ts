@@ -12,7 +12,7 @@ export {
   type Explanation,
 } from './decide.js'
 export * from './transitions.js'
-export { MAX_WILDCARD_PROBES, compileHosts, hostName, matchHost, type HostTable } from './hosts.js'
+export { MAX_SEEN_HOSTS, MAX_SEEN_HOST_LENGTH, MAX_WILDCARD_PROBES, compileHosts, hostName, matchHost, type HostTable } from './hosts.js'
 export { parseCookies } from './cookies.js'
 export { fillFacts } from './facts.js'
 export { mirrored, mirrorDraw } from './mirror.js'

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { MAX_WILDCARD_PROBES, compileHosts, hostName, matchHost } from '../../src/routing/index.js'
+import { MAX_SEEN_HOSTS, MAX_SEEN_HOST_LENGTH, MAX_WILDCARD_PROBES, compileHosts, hostName, matchHost } from '../../src/routing/index.js'
 
 t.test('hostName: lower case, no port, no trailing dot, IPv6 brackets kept', async (t) => {
   const cases: [string, string][] = [
@@ -83,4 +83,30 @@ t.test('the table is frozen', async (t) => {
   t.ok(Object.isFrozen(table))
   t.equal(table.exact.size, 4)
   t.equal(table.wildcards.size, 2)
+})
+
+t.test('resolved hosts are kept by the header as sent: same answers, bounded, long headers never kept', async (t) => {
+  const cached = compileHosts<string>(
+    [
+      ['shop', ['shop.example.com', '*.shop.example.com']],
+      ['blog', ['blog.example.com']],
+    ],
+    null,
+  )
+  for (let round = 0; round < 2; round++) {
+    t.equal(matchHost(cached, 'Shop.Example.com:8080'), 'shop', `exact, round ${round}`)
+    t.equal(matchHost(cached, 'eu.shop.example.com'), 'shop', `wildcard, round ${round}`)
+    t.equal(matchHost(cached, 'nobody.example.org'), null, `unknown host, round ${round}`)
+  }
+  t.equal(cached.seen.size, 3)
+  t.equal(cached.seen.get('nobody.example.org'), null, 'a miss is kept as a miss')
+  for (let i = 0; i < MAX_SEEN_HOSTS + 10; i++) matchHost(cached, `h${i}.shop.example.com`)
+  t.ok(cached.seen.size <= MAX_SEEN_HOSTS, `at most ${MAX_SEEN_HOSTS} kept, got ${cached.seen.size}`)
+  t.equal(matchHost(cached, 'h5.shop.example.com'), 'shop', 'still right after the cache was emptied')
+  const long = 'x'.repeat(MAX_SEEN_HOST_LENGTH) + '.shop.example.com'
+  t.equal(matchHost(cached, long), 'shop')
+  t.equal(cached.seen.has(long), false)
+  // A new table (a reload) starts with nothing kept: answers never outlive the config.
+  const reloaded = compileHosts<string>([['blog', ['shop.example.com']]], null)
+  t.equal(matchHost(reloaded, 'Shop.Example.com:8080'), 'blog')
 })
