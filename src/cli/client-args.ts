@@ -33,6 +33,7 @@ const OPTIONS = {
   percent: { type: 'string' },
   limit: { type: 'string' },
   path: { type: 'string' },
+  method: { type: 'string' },
   steps: { type: 'string' },
   'auto-promote': { type: 'boolean' },
   'no-auto-promote': { type: 'boolean' },
@@ -62,6 +63,7 @@ export interface ParsedArgs {
     percent?: string
     limit?: string
     path?: string
+    method?: string
     steps?: string
     'auto-promote'?: boolean
     'no-auto-promote'?: boolean

@@ -163,9 +163,12 @@ export function formatExplain(x: {
   cohort: string | null
   key: string | null
   bucket: number | null
+  /** absent from servers older than the field */
+  mirrorPercent?: number
 }): string {
   const why = x.rule === 'cohort' ? `cohort ${x.cohort ?? ''}` : x.rule
-  return `${x.color}  rule: ${printable(why)}  key: ${printable(x.key ?? '-')}  bucket: ${x.bucket ?? '-'}\n`
+  const mirror = x.mirrorPercent !== undefined && x.mirrorPercent > 0 ? `  mirrored: ${x.mirrorPercent}%` : ''
+  return `${x.color}  rule: ${printable(why)}  key: ${printable(x.key ?? '-')}  bucket: ${x.bucket ?? '-'}${mirror}\n`
 }
 
 /** Anything else (health, rollout answers of newer servers): indented key: value lines. */

@@ -442,7 +442,7 @@ async function planFor(command: ClientCommand, p: ParsedArgs, scope: Scope): Pro
     }
 
     case 'explain': {
-      allowOnly(p, 'explain', ['header', 'cookie', 'path'])
+      allowOnly(p, 'explain', ['header', 'cookie', 'path', 'method'])
       expectArgs(p, 'explain', [])
       const body: Record<string, unknown> = {}
       const headers = parsePairs(v.header, 'header')
@@ -450,6 +450,7 @@ async function planFor(command: ClientCommand, p: ParsedArgs, scope: Scope): Pro
       if (headers) body.headers = headers
       if (cookies) body.cookies = cookies
       if (v.path !== undefined) body.path = v.path
+      if (v.method !== undefined) body.method = v.method
       return { method: 'POST', path: at(scope, 'explain'), body, render: (b) => formatExplain(b as Parameters<typeof formatExplain>[0]) }
     }
 

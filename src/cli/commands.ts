@@ -90,9 +90,9 @@ export const CLIENT_SPECS: readonly (CommandSpec & { name: ClientCommand })[] = 
   },
   {
     name: 'explain',
-    usage: ['explain [--header k=v]... [--cookie k=v]... [--path P]'],
-    summary: 'which color a request would get, and why',
-    options: ['--header', '--cookie', '--path'],
+    usage: ['explain [--header k=v]... [--cookie k=v]... [--path P] [--method M]'],
+    summary: 'which color a request would get, and why (and its chance of a dark-launch copy)',
+    options: ['--header', '--cookie', '--path', '--method'],
   },
   {
     name: 'rollout',

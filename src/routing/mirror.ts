@@ -29,3 +29,13 @@ export function mirrored(table: RoutingTable, d: Decision, method: string, draw:
 export function mirrorDraw(random: number): number {
   return Math.floor(random * BUCKETS)
 }
+
+/**
+ * The chance, in basis points of [0, 10000), that a request with decision
+ * `d` and `method` is copied to the idle color: the table's mirror share for
+ * a live-rule request of a mirrored method, else 0. What `explain` reports;
+ * `mirrored` is this with the draw applied.
+ */
+export function mirrorChance(table: RoutingTable, d: Decision, method: string): number {
+  return d.rule === 'live' && table.mirrorMethods.has(method) ? table.mirrorBp : 0
+}

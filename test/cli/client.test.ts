@@ -288,3 +288,16 @@ t.test('a hung admin times out instead of hanging', async (t) => {
   t.equal(code, 4)
   t.match(err, /no answer within 0.3 s/)
 })
+
+t.test('explain names the chance of a dark-launch copy while mirroring runs', async (t) => {
+  const { run } = await listening(t)
+  const before = await run(['explain', '--header', 'x-user-id=u9'])
+  t.notMatch(before.out, /mirrored/, 'nothing is mirrored yet')
+  const mirror = await run(['mirror', '10'])
+  t.equal(mirror.code, 0, mirror.out + mirror.err)
+  const copied = await run(['explain', '--method', 'get', '--header', 'x-user-id=u9'])
+  t.match(copied.out, /^blue {2}rule: live {2}key: u9 {2}bucket: \d+ {2}mirrored: 10%\n$/)
+  const post = await run(['explain', '--method', 'POST', '--header', 'x-user-id=u9'])
+  t.equal(post.code, 0)
+  t.notMatch(post.out, /mirrored/, 'POST is not copied by default')
+})

@@ -122,7 +122,7 @@ t.test('explain: the decision and why', async (t) => {
   const { app } = await adminFixture(t)
   const explain = (payload: object) => app.inject({ method: 'POST', url: '/v1/explain', payload }).then((r) => r.json())
 
-  t.same(await explain({}), { color: 'blue', rule: 'live', bucket: null, cohort: null, key: null })
+  t.same(await explain({}), { color: 'blue', rule: 'live', bucket: null, cohort: null, key: null, mirrorPercent: 0 })
 
   await app.inject({ method: 'PUT', url: '/v1/cohorts/staff', payload: { color: 'idle', match: { headers: { 'x-staff': '1' } } } })
   // Header names in any case, as a client would send them.
@@ -132,6 +132,7 @@ t.test('explain: the decision and why', async (t) => {
     cohort: 'staff',
     bucket: bucketOf('u1', CANARY_SEED),
     key: 'u1',
+    mirrorPercent: 0,
   })
 
   await app.inject({ method: 'PUT', url: '/v1/canary', payload: { percent: 100, force: true } })
@@ -141,6 +142,16 @@ t.test('explain: the decision and why', async (t) => {
   await app.inject({ method: 'PUT', url: '/v1/canary', payload: { percent: 0 } })
   t.match(await explain({ cookies: { 'switchyard-id': 'abc' } }), { rule: 'live', key: 'abc', bucket: bucketOf('abc', CANARY_SEED) })
   t.match(await explain({ headers: { Cookie: 'a=1; switchyard-id=xyz' } }), { key: 'xyz' })
+
+  // Dark launch: the chance of a copy, for live-rule requests of a mirrored method only.
+  const put = await app.inject({ method: 'PUT', url: '/v1/mirror', payload: { percent: 12.5 } })
+  t.equal(put.statusCode, 200, put.body)
+  t.match(await explain({}), { rule: 'live', mirrorPercent: 12.5 })
+  t.match(await explain({ method: 'head' }), { mirrorPercent: 12.5 }, 'methods in any case, as node upper-cases them')
+  t.match(await explain({ method: 'POST' }), { rule: 'live', mirrorPercent: 0 }, 'POST is not mirrored by default')
+  t.match(await explain({ headers: { 'x-staff': '1' } }), { rule: 'cohort', mirrorPercent: 0 }, 'cohort traffic is never copied')
+  const bad = await app.inject({ method: 'POST', url: '/v1/explain', payload: { method: '' } })
+  t.equal(bad.statusCode, 400)
 })
 
 t.test('probes: healthz, readyz with extra readiness', async (t) => {

@@ -4,6 +4,7 @@ import {
   compile,
   decide,
   initialState,
+  mirrorChance,
   mirrorDraw,
   mirrorPercent,
   mirrored,
@@ -88,4 +89,16 @@ t.test('setMirror: a history entry, two decimals, no-op when unchanged; flips ke
   t.ok(stored, 'a state without the field gets it stored, even at 0')
   t.match(stored!.entry, { from: 0, to: 0 })
   t.equal(flip(c!.state, ctx)!.state.mirror, 12.35, 'a flip keeps the mirror percent')
+})
+
+t.test('mirrorChance: what explain reports, the share a draw is tested against', async (t) => {
+  const table = compile({ ...initialState('blue', AT), mirror: 10 }, plain)
+  const live = decide(table, facts())
+  t.equal(mirrorChance(table, live, 'GET'), 1000, 'a live GET: 10%')
+  t.equal(mirrorChance(table, live, 'POST'), 0, 'a method that is not mirrored')
+  const override = decide(table, facts({ headers: { 'x-switchyard-color': 'green' } }))
+  t.equal(mirrorChance(table, override, 'GET'), 0, 'not the live rule')
+  t.equal(mirrorChance(compile(initialState('blue', AT), plain), live, 'GET'), 0, 'mirroring off')
+  for (const draw of [0, 999, 1000, 9999])
+    t.equal(mirrored(table, live, 'GET', draw), draw < mirrorChance(table, live, 'GET'), `draw ${draw}`)
 })

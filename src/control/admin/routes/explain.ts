@@ -1,5 +1,5 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { explain, fillFacts, parseCookies, type RequestFacts } from '../../../routing/index.js'
+import { explain, fillFacts, mirrorChance, parseCookies, type RequestFacts } from '../../../routing/index.js'
 import { ColorSchema, ERROR_RESPONSES, StringEnum } from '../schemas.js'
 
 const Body = Type.Object(
@@ -7,6 +7,9 @@ const Body = Type.Object(
     headers: Type.Optional(Type.Record(Type.String({ minLength: 1 }), Type.String(), { description: 'request headers (any case)' })),
     cookies: Type.Optional(Type.Record(Type.String({ minLength: 1 }), Type.String(), { description: 'cookie name → value' })),
     path: Type.Optional(Type.String({ description: 'informational; routing does not depend on the path' })),
+    method: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 32, description: 'the request method (default GET); only decides `mirrorPercent`' }),
+    ),
   },
   { additionalProperties: false },
 )
@@ -17,6 +20,12 @@ const Answer = Type.Object({
   bucket: Type.Union([Type.Integer(), Type.Null()], { description: 'canary bucket in [0, 10000); null without a key' }),
   cohort: Type.Union([Type.String(), Type.Null()]),
   key: Type.Union([Type.String(), Type.Null()], { description: 'the stickiness key used' }),
+  mirrorPercent: Type.Number({
+    minimum: 0,
+    maximum: 100,
+    description:
+      'chance (percent) that such a request is also copied to the idle color (dark launch): the mirror percent for a live-rule request of a mirrored method, else 0',
+  }),
 })
 
 /** `POST /v1/explain`: a dry run of the routing decision for a described request. */
@@ -42,7 +51,10 @@ export function explainRoutes(): FastifyPluginAsyncTypebox {
         // Cookies are read even when no rule needs them yet, so the answer
         // names the key (and bucket) a canary would use.
         fillFacts(facts, table, headers, false, req.body.cookies ?? parseCookies(headers.cookie) ?? undefined)
-        return explain(table, facts)
+        const answer = explain(table, facts)
+        // node upper-cases request methods; a described one is matched the same way
+        const method = (req.body.method ?? 'GET').toUpperCase()
+        return { ...answer, mirrorPercent: mirrorChance(table, answer, method) / 100 }
       },
     )
   }
