@@ -65,16 +65,18 @@ export class MirrorPlane {
 
   /**
    * A copy of a sampled request to `idle`, or null when it is not sent: the
-   * body is larger than `maxBodyBytes` or of unknown length (not mirrored,
-   * not counted), or `concurrency` copies are in flight (dropped, counted).
+   * body's Content-Length is over `maxBodyBytes` (not mirrored, not counted),
+   * or `concurrency` copies are in flight (dropped, counted). A body of
+   * unknown length (chunked) is copied as it streams and the copy is dropped
+   * (counted) once it grows past `maxBodyBytes`.
    * `body` is the live request's body stream (null without one); when the
    * copy takes it, the returned copy's `body` is the tee the live request
    * must read instead.
    */
   begin(req: IncomingMessage, idle: Color, headers: string[], body: Dispatcher.DispatchOptions['body']): MirrorCopy | null {
-    if (body !== null) {
+    if (body !== null && req.headers['transfer-encoding'] === undefined) {
       const cl = req.headers['content-length']
-      if (cl === undefined || req.headers['transfer-encoding'] !== undefined || Number(cl) > this.settings.maxBodyBytes) return null
+      if (cl !== undefined && Number(cl) > this.settings.maxBodyBytes) return null
     }
     if (this.inFlight >= this.settings.concurrency) {
       this.observer.mirror('dropped')

@@ -95,6 +95,21 @@ async function get(url: string, init: RequestInit = {}): Promise<{ status: numbe
   return { status: res.status, body: Buffer.from(await res.arrayBuffer()), headers: res.headers }
 }
 
+/** A POST whose body goes out chunked (no Content-Length), piece by piece. */
+function postChunked(url: string, parts: Buffer[]): Promise<{ status: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'POST', headers: { 'content-type': 'application/octet-stream' } }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }))
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    for (const p of parts) req.write(p)
+    req.end()
+  })
+}
+
 async function metrics(router: RouterProcess) {
   const res = await fetch(`${router.adminUrl}/metrics`)
   return parseMetrics(await res.text()).samples
@@ -126,22 +141,35 @@ t.test('copies arrive with the headers; methods filtered; bodies up to maxBodyBy
   })
   t.equal(JSON.parse(bigLive.body.toString()).bytes, 2000, 'the live request gets its whole body')
   t.equal(blue.seen.find((s) => s.url === '/post-big')?.body.equals(big), true)
+  // Chunked bodies (no Content-Length): copied while small enough, dropped once past maxBodyBytes.
+  const pieces = [randomBytes(300), randomBytes(300)]
+  const chunkedLive = await postChunked(`${router.proxyUrl}/chunked-small`, pieces)
+  t.equal(JSON.parse(chunkedLive.body.toString()).bytes, 600)
+  const chunkedBig = [randomBytes(600), randomBytes(600)]
+  const chunkedBigLive = await postChunked(`${router.proxyUrl}/chunked-big`, chunkedBig)
+  t.equal(JSON.parse(chunkedBigLive.body.toString()).bytes, 1200, 'the live request gets its whole chunked body')
   await get(`${router.proxyUrl}/delete`, { method: 'DELETE' })
   await get(`${router.proxyUrl}/head`, { method: 'HEAD' })
   await get(`${router.proxyUrl}/marker`)
   const copied = await waitFor('the copy of POST /post-small', () => green.seen.find((s) => s.url === '/post-small'), 10_000)
   t.ok(copied.body.equals(small), 'the body is copied byte for byte')
   t.equal(blue.seen.find((s) => s.url === '/post-small')?.body.equals(small), true, 'the live body is intact')
+  const chunkedCopy = await waitFor('the copy of POST /chunked-small', () => green.seen.find((s) => s.url === '/chunked-small'), 10_000)
+  t.ok(chunkedCopy.body.equals(Buffer.concat(pieces)), 'a chunked body is copied byte for byte')
+  t.equal(chunkedCopy.headers['content-length'], '600', 'the copy goes out with its length')
+  t.equal(chunkedCopy.headers['transfer-encoding'], undefined)
+  t.equal(blue.seen.find((s) => s.url === '/chunked-big')?.body.equals(Buffer.concat(chunkedBig)), true, 'the big live body is intact')
   await waitFor('the copy of GET /marker', () => green.seen.find((s) => s.url === '/marker'), 10_000)
   t.same(
     green.seen.map((s) => s.method + ' ' + s.url).sort(),
-    ['GET /a?q=1', 'GET /marker', 'POST /post-small'],
-    'DELETE and HEAD are not in methods; a body over maxBodyBytes is not mirrored',
+    ['GET /a?q=1', 'GET /marker', 'POST /chunked-small', 'POST /post-small'],
+    'DELETE and HEAD are not in methods; a body over maxBodyBytes is not mirrored, sized or chunked',
   )
   const health = await admin(router.adminUrl, 'GET', '/v1/health')
   t.equal(health.json.colors.green.requests, 0, 'copies do not count in the idle color’s window')
   const m = await metrics(router)
-  t.equal(value(m, 'switchyard_mirror_requests_total', { app: 'default', result: 'sent' }), 3)
+  t.equal(value(m, 'switchyard_mirror_requests_total', { app: 'default', result: 'sent' }), 4)
+  t.equal(value(m, 'switchyard_mirror_requests_total', { app: 'default', result: 'dropped' }), 1, 'the chunked body that grew too big')
   t.equal(value(m, 'switchyard_requests_total', { app: 'default', color: 'green', code: '200' }), undefined, 'nor in requests_total')
 })
 
