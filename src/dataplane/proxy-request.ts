@@ -54,6 +54,9 @@ function contentLength(headers: string[]): number {
   return -1
 }
 
+/** Last chunks up to this size go out as latin1 text (see onComplete); larger ones gain nothing (measured at 16 KiB). */
+const SMALL_LAST_CHUNK = 4096
+
 /** Status reported for a request whose client went away first (nginx's convention). */
 export const CLIENT_CLOSED = 499
 
@@ -311,10 +314,15 @@ export class ProxyRequest implements Dispatcher.DispatchHandler, Waiter {
     if (this.#done) return
     const res = this.#res
     const last = this.#last
-    if (last !== null) {
+    if (last === null) res.end()
+    else {
       this.#last = null
-      res.end(last)
-    } else res.end()
+      // As latin1 text (lossless: one char per byte), node sends head and
+      // body as one string in one write instead of a writev of two chunks:
+      // ~9% less CPU per small answer, measured (docs/performance.md).
+      if (last.length <= SMALL_LAST_CHUNK) res.end(last.toString('latin1'), 'latin1')
+      else res.end(last)
+    }
     if (this.mirror !== null) this.mirror.liveEnd(true)
     this.#finish(res.statusCode, null)
   }

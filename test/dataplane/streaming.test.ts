@@ -159,3 +159,25 @@ t.test('a Content-Length body in pieces: earlier pieces reach the client at once
   await s.recorder.until(1)
   t.equal(s.recorder.calls[0].status, 200)
 })
+
+t.test('small and larger answers arrive byte for byte, every byte value included', async (t) => {
+  const all = Buffer.alloc(256)
+  for (let i = 0; i < 256; i++) all[i] = i
+  const bodies = [all, Buffer.concat([all, Buffer.from('héllo ✓', 'utf8')]), Buffer.concat(Array.from({ length: 40 }, () => all))]
+  let next = 0
+  const upstream = http.createServer((_req, res) => {
+    const body = bodies[next++]
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(body.length) })
+    res.end(body)
+  })
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r))
+  t.teardown(() => new Promise<void>((r) => upstream.close(() => r())))
+  const url = `http://127.0.0.1:${(upstream.address() as { port: number }).port}`
+  const s = await setup(t, { dp: { upstreams: { blue: { targets: [url] }, green: { targets: [url] } } } })
+  for (const want of bodies) {
+    const r = await request(`${s.url}/`)
+    t.equal(r.status, 200)
+    t.equal(r.headers['content-length'], String(want.length))
+    t.ok(r.body.equals(want), `${want.length} bytes intact`)
+  }
+})
