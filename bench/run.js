@@ -182,6 +182,16 @@ async function halfLoad(o, entries, measureSafely, ref) {
   return half
 }
 
+/**
+ * RSS of each started contender before any load (issue 14's idle goal), a
+ * second after the last one started. switchyard-full has had its canary and
+ * cohorts set through the admin API by then.
+ */
+async function idleMemory(entries) {
+  await new Promise((r) => setTimeout(r, 1000))
+  for (const e of entries) if (alive(e)) e.idleMemory = memoryOf(e.proc.pid)
+}
+
 /** Peak RSS under many keep-alive connections. */
 async function memoryRun(o, entries, measureSafely) {
   console.log(`\n▶ memory: ${o.memoryConnections} keep-alive connections, small GET, 4 s`)
@@ -204,6 +214,7 @@ async function memoryRun(o, entries, measureSafely) {
     clearInterval(timer)
     const after = memoryOf(e.proc.pid)
     memory.results[e.id] = {
+      idleRssMiB: e.idleMemory?.rssMiB ?? null,
       beforeRssMiB: before.rssMiB,
       peakRssMiB: after.hwmMiB,
       sampledPeakRssMiB: Math.max(sampled, after.rssMiB ?? 0),
@@ -245,6 +256,7 @@ async function main() {
   const upPort = (await waitForLine(upstream, /listening (\d+)/))[1]
   const ctx = { tmp, pin: o.pin, serveDirect: o.serveDirect, proxyCore: PROXY_CORE, upstream, upstreamUrl: `http://127.0.0.1:${upPort}` }
   const entries = await startContenders(o, ctx, started)
+  if (o.memory) await idleMemory(entries)
   const measureSafely = measurer({ tool: o.tool, tmp, load, loadCore: LOAD_CORE, pin: o.pin })
 
   const results = await race(o, entries, measureSafely)

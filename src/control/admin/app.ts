@@ -5,6 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from 'pino'
 import { isLoopback } from '../../config/index.js'
 import { createAuthHook } from './auth.js'
+import { lazyCompilersFactory } from './lazy-schemas.js'
 import { adminErrorHandler, adminNotFoundHandler } from './errors.js'
 import { appsRoutes, perAppRoutes } from './apps.js'
 import { mirrorRoutes } from './routes/mirror.js'
@@ -100,6 +101,8 @@ export function createAdminApp(deps: AdminDeps, opts: AdminAppOptions = {}): Adm
       // How often Node looks for connections past headersTimeout/requestTimeout (default 30 s).
       connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(timeouts.headersMs / 2))),
     },
+    // Each route's schemas compile on its first request, not at start (lazy-schemas.ts).
+    schemaController: { compilersFactory: lazyCompilersFactory() },
     ajv: {
       customOptions: {
         // Refuse what we do not know rather than drop it silently, and no
