@@ -155,11 +155,6 @@ export async function startRouter(config: Config, deps: RouterDeps = {}): Promis
     const apps: AppSet = new AppSet({
       opener,
       clock,
-      // Workers do not mirror yet: refuse a mirror percent rather than silently copy nothing.
-      mirrorUnavailable:
-        workerCount(config) > 1
-          ? 'mirroring is not available with workers > 1 (a known limit); run with workers: 1 to dark-launch'
-          : undefined,
       logger: logger.child({ component: 'watch' }),
       registry: () => registry as InstanceRegistry,
       metrics,

@@ -1,12 +1,14 @@
 import type { AppConfig, Config } from '../config/index.js'
 import type { TallyDelta } from '../observability/metrics.js'
 import type { Color, State } from '../routing/index.js'
+import type { MirrorReport } from './mirror-relay.js'
 
 /*
  * The IPC between the primary (control plane) and its workers (data plane),
  * with `workers` > 1. Nothing here is sent per request: the primary sends
  * states and configs when they change, a worker sends its counts in one
- * batch every REPORT_MS.
+ * batch every REPORT_MS. Dark launch: the copies' counts ride in the same
+ * batch, with a bounded number of answer pairs to compare (mirror-relay.ts).
  *
  * ```
  *   primary                                  worker
@@ -18,7 +20,7 @@ import type { Color, State } from '../routing/index.js'
  *     apps {apps, defaultApp, limits} ──────►  setApps (reload)
  *     listen {id, host, port}    ───────────►  one more listener
  *                                ◄───────────  listening {id, port}
- *                                ◄───────────  report {apps: deltas, targets, inFlight}   every REPORT_MS
+ *                                ◄───────────  report {apps: deltas, mirror, targets, inFlight}   every REPORT_MS
  *     drain {graceMs}            ───────────►  close(grace), last report, exit 0
  * ```
  */
@@ -73,6 +75,8 @@ export type FromWorker =
   | {
       t: 'report'
       apps: Record<string, AppReport>
+      /** dark launch per app, when something was mirrored since the last report */
+      mirror?: Record<string, MirrorReport>
       /** passive health per app, when it changed since the last report */
       targets?: Record<string, Record<Color, { url: string; up: boolean }[]>>
       inFlight: number

@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os'
 import { extname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { AppConfig, Config } from '../config/index.js'
+import type { ShadowRecorder } from '../control/shadow.js'
 import type { ErrorWindows } from '../control/windows.js'
 import type { InstanceRegistry } from '../control/single-instance.js'
 import type { AppsOptions, DataPlane, ListenOptions, TargetHealth } from '../dataplane/index.js'
@@ -10,6 +11,7 @@ import type { Logger } from '../observability/logger.js'
 import type { Metrics } from '../observability/metrics.js'
 import type { Color, State } from '../routing/index.js'
 import type { FromWorker, ListenerSpec, ToWorker, WorkerApp } from './messages.js'
+import { pairFromWire } from './mirror-relay.js'
 import { registerWorkerMetrics } from './worker-metrics.js'
 
 /** `workers` resolved: "auto" is one worker per core the process may use. */
@@ -42,6 +44,8 @@ export interface ClusterApp {
   readonly config: AppConfig
   readonly runtime: { readonly state: State; on(event: 'change', fn: (s: State) => void): unknown }
   readonly windows: ErrorWindows
+  /** dark launch: where the workers' copies and answer pairs go (the single process's recorder and metrics) */
+  readonly shadow: Pick<ShadowRecorder, 'absorb' | 'answers'>
 }
 
 export interface WorkerPlaneOptions {
@@ -78,8 +82,9 @@ interface Slot {
  * route, and this object, which speaks the DataPlane interface to the
  * composition root. It forwards every state change to every worker,
  * answers whether all applied a version (`converged`), adds the workers'
- * batched counts into the apps' error windows and metrics, and restarts a
- * worker that dies.
+ * batched counts into the apps' error windows and metrics (and their dark
+ * launch counts and answer pairs into the apps' shadow recorders), and
+ * restarts a worker that dies.
  *
  * Passive target health stays per worker (each has its own pools); `targets`
  * answers from the workers' last reports: a target is up when no worker
@@ -232,6 +237,13 @@ export class WorkerPlane implements DataPlane {
       if (gr > 0) app.windows.add('green', gr, ge)
       this.#o.metrics.app(name).absorb(r.tallies)
       slot.requests += br + gr
+    }
+    if (m.mirror === undefined) return
+    for (const [name, r] of Object.entries(m.mirror)) {
+      const app = apps.find((a) => a.name === name)
+      if (app === undefined) continue
+      app.shadow.absorb(r)
+      for (const p of r.pairs) app.shadow.answers(pairFromWire(p))
     }
   }
 

@@ -3,13 +3,15 @@ import { routingOptions } from '../control/app.js'
 import { Runtime } from '../control/runtime.js'
 import { createDataPlane, type AccessLogEntry, type AppPlaneOptions, type AppsOptions, type DataPlane } from '../dataplane/index.js'
 import { createLogger, type Logger } from '../observability/logger.js'
+import { MirrorRelay, type MirrorReport } from './mirror-relay.js'
 import { REPORT_MS, type AppReport, type FromWorker, type ListenerSpec, type ToWorker, type WorkerApp } from './messages.js'
 import { AppTally } from './tally.js'
 
 /**
  * A worker process (`workers` > 1): only the data plane. Its routing tables
  * come from the primary over IPC (compiled here, with the same `compile` as
- * the primary's Runtime), its counts go back in one batch every REPORT_MS.
+ * the primary's Runtime), its counts go back in one batch every REPORT_MS,
+ * with the dark launch's counts and a bounded number of answer pairs.
  * It has no store, no admin API and no watch loops.
  *
  * Signals: a worker ignores SIGTERM, SIGINT and SIGHUP, which a terminal or
@@ -24,6 +26,8 @@ class Worker {
   /** per app: the table holder the data plane reads, and the tally it reports to */
   #runtimes = new Map<string, Runtime>()
   #tallies = new Map<string, AppTally>()
+  /** per app: the dark launch's copies and answers until the next report */
+  #relays = new Map<string, MirrorRelay>()
   #lastTargets = ''
   #timer: NodeJS.Timeout | undefined
   #draining: Promise<void> | undefined
@@ -82,10 +86,11 @@ class Worker {
     this.#timer = setInterval(() => this.#report(), REPORT_MS)
   }
 
-  /** The data plane's apps; a known app keeps its table holder and tally (a reload). */
+  /** The data plane's apps; a known app keeps its table holder, tally and mirror relay (a reload). */
   #appsOptions(apps: readonly WorkerApp[], defaultApp: string | null): AppsOptions {
     const runtimes = new Map<string, Runtime>()
     const tallies = new Map<string, AppTally>()
+    const relays = new Map<string, MirrorRelay>()
     const list: AppPlaneOptions[] = []
     for (const { config, state } of apps) {
       let r = this.#runtimes.get(config.name)
@@ -95,12 +100,15 @@ class Worker {
         r.apply(state)
       }
       const t = this.#tallies.get(config.name) ?? new AppTally()
+      const m = this.#relays.get(config.name) ?? new MirrorRelay()
       runtimes.set(config.name, r)
       tallies.set(config.name, t)
-      list.push(planeOptions(config, r, t))
+      relays.set(config.name, m)
+      list.push(planeOptions(config, r, t, m))
     }
     this.#runtimes = runtimes
     this.#tallies = tallies
+    this.#relays = relays
     return { apps: list, defaultApp }
   }
 
@@ -129,6 +137,15 @@ class Worker {
         any = true
       }
     }
+    let mirror: Record<string, MirrorReport> | undefined
+    for (const [name, m] of this.#relays) {
+      const r = m.take()
+      if (r !== null) {
+        mirror ??= {}
+        mirror[name] = r
+        any = true
+      }
+    }
     const plane = this.#plane
     const targets: Record<string, ReturnType<DataPlane['targets']> & {}> = {}
     if (plane !== undefined) {
@@ -141,7 +158,7 @@ class Worker {
     const changed = json !== this.#lastTargets
     this.#lastTargets = json
     if (!any && !changed && done === undefined) return
-    this.#send({ t: 'report', apps, targets: changed ? targets : undefined, inFlight: plane?.inFlight() ?? 0 }, done)
+    this.#send({ t: 'report', apps, mirror, targets: changed ? targets : undefined, inFlight: plane?.inFlight() ?? 0 }, done)
   }
 
   /** Stops accepting, lets requests finish for up to `graceMs`, reports the last counts, exits 0. */
@@ -163,7 +180,7 @@ class Worker {
   }
 }
 
-function planeOptions(c: AppConfig, source: Runtime, observer: AppTally): AppPlaneOptions {
+function planeOptions(c: AppConfig, source: Runtime, observer: AppTally, mirror: MirrorRelay): AppPlaneOptions {
   return {
     name: c.name,
     hosts: c.hosts,
@@ -173,6 +190,7 @@ function planeOptions(c: AppConfig, source: Runtime, observer: AppTally): AppPla
     trustForwarded: c.headers.trustForwarded,
     source,
     observer,
+    mirror: { settings: c.mirror, observer: mirror },
     healthCheck: c.healthCheck,
   }
 }

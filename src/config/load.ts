@@ -166,14 +166,6 @@ export function validateConfig(raw: unknown, baseDir = process.cwd()): Config {
   if (!isLoopback(config.admin.host) && config.admin.token === undefined) {
     problems.push(`admin.token: required when admin.host (${config.admin.host}) is not loopback`)
   }
-  if (config.workers !== 1) {
-    for (const app of config.apps) {
-      if (app.mirror.percent > 0) {
-        const key = app.name === 'default' && config.apps.length === 1 ? 'mirror.percent' : `apps.${app.name}.mirror.percent`
-        problems.push(`${key}: mirroring is not available with workers > 1 (a known limit); set workers: 1 or mirror.percent: 0`)
-      }
-    }
-  }
   // On the file's shape, so a bad URL is named as written (apps.shop.upstreams.blue.targets.0).
   problems.push(...targetUrlProblems(file))
   if (config.overrides.secret !== undefined && !config.overrides.enabled) {

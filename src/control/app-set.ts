@@ -19,8 +19,6 @@ export interface AppSetDeps {
   metrics: { app(name: string): AppMetrics; removeApp(name: string): void }
   /** every change of every app (webhooks, events) */
   onChange: (e: ChangeEvent) => void
-  /** why mirroring cannot run in this router (workers > 1); undefined: it can */
-  mirrorUnavailable?: string
   /** the data plane's view of an app's targets */
   targets: (app: string) => Record<Color, { url: string; up: boolean }[]> | null
   /** loads an app's state from its store, or seeds it with `initial` (retries, cache: the root decides) */
@@ -74,7 +72,6 @@ export class AppSet implements AppDirectory {
         metrics: d.metrics.app(config.name),
         onChange: d.onChange,
         targets: () => d.targets(config.name),
-        mirrorUnavailable: d.mirrorUnavailable,
       })
       return app
     } catch (e) {

@@ -35,8 +35,6 @@ export interface AppControlDeps {
   metrics: AppMetrics
   /** other listeners of every change (webhooks, events) */
   onChange: (e: ChangeEvent) => void
-  /** why mirroring cannot run in this router (workers > 1); undefined: it can */
-  mirrorUnavailable?: string
   /** each color's targets and whether the data plane sees them up */
   targets: () => Record<Color, { url: string; up: boolean }[]> | null
 }
@@ -93,7 +91,6 @@ export class AppControl {
       shadow: this.shadow,
       convergence: deps.convergence,
       logger: deps.logger,
-      mirrorUnavailable: deps.mirrorUnavailable,
     })
     this.#windows = new ErrorWindows({ windowSeconds: deps.config.autoRevert.windowSeconds, now: deps.clock })
     this.#autoRevert = this.#newAutoRevert(deps.config)

@@ -28,8 +28,6 @@ export interface ServiceLogger {
 }
 
 export interface StateServiceDeps {
-  /** why mirroring cannot run here (e.g. workers > 1); a mirror percent above 0 is then refused */
-  mirrorUnavailable?: string
   /** the app this service writes for: stamped on history entries and change events (default "default") */
   app?: string
   store: StateStore
@@ -85,7 +83,6 @@ export class StateService extends EventEmitter {
   readonly #shadow: ShadowGate | undefined
   readonly #convergence: Convergence | undefined
   readonly #logger: ServiceLogger | undefined
-  readonly #mirrorUnavailable: string | undefined
   #queue: Promise<unknown> = Promise.resolve()
 
   constructor(deps: StateServiceDeps) {
@@ -98,7 +95,6 @@ export class StateService extends EventEmitter {
     this.#shadow = deps.shadow
     this.#convergence = deps.convergence
     this.#logger = deps.logger
-    this.#mirrorUnavailable = deps.mirrorUnavailable
     this.#store.onState((state) => this.#adopt(state))
   }
 
@@ -213,7 +209,6 @@ export class StateService extends EventEmitter {
     if (!Number.isFinite(percent) || percent < 0 || percent > 100) {
       throw new SwitchyardError('BAD_REQUEST', `percent must be between 0 and 100, got ${percent}`)
     }
-    if (percent > 0 && this.#mirrorUnavailable !== undefined) throw new SwitchyardError('BAD_REQUEST', this.#mirrorUnavailable)
     return this.#write(o, (s) => setMirror(s, this.#ctx(o), percent))
   }
 

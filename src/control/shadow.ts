@@ -112,6 +112,22 @@ export class ShadowRecorder implements MirrorObserver {
     this.#count('skipped')
   }
 
+  /**
+   * Counts batched elsewhere (a worker's report, `workers` > 1): the same as
+   * that many `mirror` and `skipped` calls.
+   */
+  absorb(c: { sent: number; dropped: number; error: number; skipped: number }): void {
+    const t = this.#deps.tally
+    t.sent += c.sent
+    t.dropped += c.dropped
+    t.error += c.error
+    t.skipped += c.skipped
+    this.#sent += c.sent
+    this.#dropped += c.dropped
+    this.#errors += c.error
+    this.#skipped += c.skipped
+  }
+
   answers(pair: ShadowPair): void {
     // A copy sent before a flip answered for the color that is live now.
     if (pair.idle === this.#deps.live()) return

@@ -114,14 +114,9 @@ t.test("defaults inside an app's own sections are filled in (smoke checks, hosts
   t.match(c.apps[0].smoke.checks[0], { path: '/ready', method: 'GET', expectStatus: 200, timeoutMs: 2000 })
 })
 
-t.test('mirroring and workers > 1 do not go together (yet): the config says so', async (t) => {
-  t.match(problems({ upstreams: up(1, 2), workers: 2, mirror: { percent: 10 } }), [
-    /^mirror\.percent: mirroring is not available with workers > 1/,
-  ])
-  t.match(problems({ apps: { shop: { hosts: ['a.b'], upstreams: up(1, 2), mirror: { percent: 5 } } }, workers: 'auto' }), [
-    /^apps\.shop\.mirror\.percent: /,
-  ])
-  t.same(problems({ upstreams: up(1, 2), workers: 2, mirror: { percent: 0 } }), [])
+t.test('mirroring runs with workers > 1 too: a mirror percent is accepted whatever the workers', async (t) => {
+  t.same(problems({ upstreams: up(1, 2), workers: 2, mirror: { percent: 10 } }), [])
+  t.same(problems({ apps: { shop: { hosts: ['a.b'], upstreams: up(1, 2), mirror: { percent: 5 } } }, workers: 'auto' }), [])
   t.same(problems({ upstreams: up(1, 2), workers: 1, mirror: { percent: 10 } }), [])
 })
 

@@ -356,21 +356,3 @@ t.test('a throwing change listener does not fail the write', async (t) => {
   t.equal(r.changed, true)
   t.equal(service.state.canary, 1)
 })
-
-t.test('a router that cannot mirror refuses a mirror percent above 0, and accepts 0', async (t) => {
-  const { createFileStore } = await import('../../src/control/store/index.js')
-  const { Runtime } = await import('../../src/control/runtime.js')
-  const { StateService, loadOrInit } = await import('../../src/control/service.js')
-  const { tempDir } = await import('../helpers/fs.js')
-  const dir = await tempDir(t)
-  const store = createFileStore({ path: `${dir}/state.json` })
-  t.teardown(() => store.close())
-  const runtime = new Runtime(await loadOrInit(store, 'blue', () => 0), {
-    stickiness: { header: null, cookie: null },
-    overrides: { enabled: false, secret: null },
-  })
-  const service = new StateService({ store, runtime, clock: () => 0, mirrorUnavailable: 'not with workers' })
-  await t.rejects(service.setMirror(10, { actor: 't' }), { code: 'BAD_REQUEST', message: 'not with workers' })
-  t.equal(service.state.version, 1, 'nothing changed')
-  t.match(await service.setMirror(0, { actor: 't' }), { changed: false })
-})

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { BIN, admin, baseConfig, startRouterProcess, writeConfig, type RouterProcess } from './router-process.js'
-import { parseMetrics, value, waitFor } from './watch-helpers.js'
+import { request } from '../helpers/request.js'
+import { find, parseMetrics, value, waitFor } from './watch-helpers.js'
 
 /**
  * Dark launch end to end: a real router process, a live color (blue) and an
@@ -81,12 +82,23 @@ interface Setup {
   green: Color
 }
 
-async function setup(t: Test, mirror: Record<string, unknown>): Promise<Setup> {
+async function setup(t: Test, mirror: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<Setup> {
   const blue = await color(t, 'blue', 10)
   const green = await color(t, 'green', 12)
   const dir = mkdtempSync(join(tmpdir(), 'switchyard-dark-'))
-  const router = await startRouterProcess(writeConfig(baseConfig(dir, [blue.url], [green.url], { mirror })))
-  t.teardown(() => router.stop())
+  const router = await startRouterProcess(writeConfig(baseConfig(dir, [blue.url], [green.url], { mirror, ...extra })))
+  t.teardown(async () => {
+    const workers = router.logs.filter((l) => l.msg === 'worker started').map((l) => l.workerPid as number)
+    await router.stop()
+    // A router that failed to drain must not leave its workers behind.
+    for (const pid of workers) {
+      try {
+        process.kill(pid, 'SIGKILL')
+      } catch {
+        // gone already
+      }
+    }
+  })
   return { router, blue, green }
 }
 
@@ -285,4 +297,63 @@ t.test('diffs found, ignored fields ignored; the gate refuses, the CLI prints it
       (e: { action: string; to: number; reason: string }) => e.action === 'mirror' && e.to === 100 && e.reason === 'dark launch',
     ),
   )
+})
+
+t.test('workers: 2 mirror too: copies from both workers, one shadow diff, the gate refuses, the metrics sum', async (t) => {
+  const { router, green } = await setup(
+    t,
+    { percent: 100, compare: { ignoreJsonFields: ['at'], minSamples: 10, maxMismatchRate: 0.2 } },
+    { workers: 2, log: { level: 'info', access: true } },
+  )
+  t.equal((await admin(router.adminUrl, 'GET', '/v1/state')).json.mirror, 100, 'a config mirror percent with workers: 2 is accepted')
+  t.equal((await admin(router.adminUrl, 'PUT', '/v1/mirror', { percent: 100, reason: 'dark launch' })).status, 200)
+  // Each request on a fresh connection (no agent), so the kernel spreads them over both workers.
+  for (let i = 0; i < 10; i++) {
+    t.equal((await request(`${router.proxyUrl}/api/items/${i + 1}`)).status, 200)
+    t.equal((await request(`${router.proxyUrl}/api/price/${i + 1}`)).status, 200)
+  }
+  await waitFor('20 copies at the idle color', () => green.seen.length === 20 || undefined, 10_000)
+  t.ok(
+    green.seen.every((s) => s.headers['x-switchyard-mirror'] === '1'),
+    'the idle color saw copies only',
+  )
+  const shadow = await waitFor(
+    '20 comparisons at the primary',
+    async () => {
+      const s = (await admin(router.adminUrl, 'GET', '/v1/shadow')).json
+      return s.samples === 20 && s
+    },
+    10_000,
+  )
+  t.match(shadow, { percent: 100, sent: 20, samples: 20, matches: 10, mismatches: 10, mismatchRate: 0.5, refusing: true })
+  t.match(shadow.routes, [
+    { route: 'GET /api/price/:id', samples: 10, mismatches: 10 },
+    { route: 'GET /api/items/:id', samples: 10, mismatches: 0 },
+  ])
+  t.same(shadow.recent[0].diff, ['$.price: 10 → 12'], 'the pair crossed the IPC intact (bodies and headers)')
+
+  const m = await waitFor('the 20 requests in /metrics', async () => {
+    const now = await metrics(router)
+    return find(now, 'switchyard_worker_requests_total').reduce((n, x) => n + x.value, 0) === 20 && now
+  })
+  const perWorker = Object.fromEntries(find(m, 'switchyard_worker_requests_total').map((x) => [x.labels.worker, x.value]))
+  t.ok((perWorker['0'] ?? 0) > 0 && (perWorker['1'] ?? 0) > 0, `both workers served some (${JSON.stringify(perWorker)})`)
+  const served = await waitFor('the 20 access log lines', () => {
+    const lines = router.logs.filter((l) => l.msg === 'request')
+    return lines.length === 20 && new Set(lines.map((l) => l.worker))
+  })
+  t.same([...served].sort(), ['0', '1'], 'the access log names both workers')
+  // Every request was copied (100%, 20 sent) and both workers served some: both sent copies.
+  t.equal(value(m, 'switchyard_mirror_requests_total', { app: 'default', result: 'sent' }), 20, 'sent: the sum over the workers')
+  t.equal(value(m, 'switchyard_shadow_comparisons_total', { app: 'default', result: 'mismatch' }), 10)
+  t.equal(value(m, 'switchyard_shadow_comparisons_total', { app: 'default', result: 'match' }), 10)
+
+  const refused = await admin(router.adminUrl, 'POST', '/v1/flip', {})
+  t.equal(refused.status, 409)
+  t.equal(refused.json.error.code, 'SHADOW_MISMATCH')
+  t.equal((await admin(router.adminUrl, 'GET', '/v1/state')).json.live, 'blue', 'still blue')
+  const forced = await admin(router.adminUrl, 'POST', '/v1/flip', { force: true })
+  t.equal(forced.status, 200)
+  t.equal(forced.json.converged, true)
+  t.match((await admin(router.adminUrl, 'GET', '/v1/shadow')).json, { samples: 0, recent: [] }, 'the flip cleared the counters')
 })
