@@ -2,6 +2,7 @@ import t from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { createRequire } from 'node:module'
 import { lazyCompilersFactory, lazyValidator } from '../../src/control/admin/lazy-schemas.js'
+import { adminFixture } from './helpers.js'
 
 // fastify's own compilers, counted: what the lazy factory must defer, not replace.
 type Factory = (externalSchemas: unknown, options: unknown) => (route: Record<string, unknown>) => unknown
@@ -93,4 +94,12 @@ t.test('a lazy validator passes the call context and exposes errors and schemaEn
   t.equal(v.errors, null)
   t.same(seen, [{ parentData: {} }, undefined], 'the context only when given')
   t.equal(compiled, 1, 'compiled once')
+})
+
+t.test('every core admin route schema compiles (what lazy compiling would only show on first use)', async (t) => {
+  // eagerSchemas: ready() (in the fixture) compiles every validator and serializer; a broken schema throws there.
+  const { app } = await adminFixture(t, { app: { eagerSchemas: true } })
+  t.ok(app.hasRoute({ method: 'PUT', url: '/v1/cohorts/:name' }), 'the core routes are there')
+  const res = await app.inject({ method: 'PUT', url: '/v1/canary', payload: { percent: 'ten' } })
+  t.equal(res.statusCode, 400, 'compiled validators answer as the lazy ones do')
 })

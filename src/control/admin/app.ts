@@ -37,6 +37,12 @@ export interface AdminAppOptions {
   logger?: boolean | Logger
   /** the listener's timeouts; tests shorten them */
   timeouts?: Partial<AdminTimeouts>
+  /**
+   * Compile every route's schemas when the app is made ready (fastify's
+   * default) instead of on each route's first request. Tests use it to prove
+   * every schema compiles, which lazy compiling would only show on first use.
+   */
+  eagerSchemas?: boolean
 }
 
 /** How long the admin listener waits for a client, in milliseconds. */
@@ -102,7 +108,7 @@ export function createAdminApp(deps: AdminDeps, opts: AdminAppOptions = {}): Adm
       connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(timeouts.headersMs / 2))),
     },
     // Each route's schemas compile on its first request, not at start (lazy-schemas.ts).
-    schemaController: { compilersFactory: lazyCompilersFactory() },
+    ...(opts.eagerSchemas === true ? {} : { schemaController: { compilersFactory: lazyCompilersFactory() } }),
     ajv: {
       customOptions: {
         // Refuse what we do not know rather than drop it silently, and no
