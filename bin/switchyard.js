@@ -16,7 +16,12 @@ if (typeof process.execve === 'function') {
   const flags = routerNodeFlags({ argv, execArgv: process.execArgv, env: process.env })
   if (flags !== null) {
     const args = [process.execPath, ...process.execArgv, ...flags, process.argv[1], ...argv]
-    process.execve(process.execPath, args, { ...process.env, [APPLIED_ENV]: flags.join(' ') })
+    try {
+      process.execve(process.execPath, args, { ...process.env, [APPLIED_ENV]: flags.join(' ') })
+    } catch (err) {
+      // A sandbox may forbid exec: the router runs as it is, with node's defaults.
+      process.stderr.write(`switchyard: running without ${flags.join(' ')} (re-exec failed: ${err.message})\n`)
+    }
   }
 }
 const { main } = await import(entry.href)
