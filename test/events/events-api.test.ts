@@ -133,8 +133,12 @@ t.test('GET /v1/events on a router with two apps', async (t) => {
     let received = 0
     sock.on('data', (d: Buffer) => (received += d.length))
     sock.resume()
-    const timeout = new Promise<'timeout'>((res) => setTimeout(() => res('timeout'), 15_000))
-    t.equal(await Promise.race([closed.then(() => 'closed' as const), timeout]), 'closed', 'the router closed the slow stream')
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<'timeout'>((res) => (timer = setTimeout(() => res('timeout'), 15_000)))
+    const outcome = await Promise.race([closed.then(() => 'closed' as const), timeout])
+    // A pending 15 s timer would keep this test's process alive after it is done.
+    clearTimeout(timer)
+    t.equal(outcome, 'closed', 'the router closed the slow stream')
     t.ok(received < sent, `it got ${(received / 1e6).toFixed(1)} MB of the ${(sent / 1e6).toFixed(1)} MB of state events`)
     t.ok(
       r.router.logs.some((l) => l.msg === 'events: a stream read too slowly and was closed'),
