@@ -1,6 +1,7 @@
 import type { MirrorConfig } from '../config/index.js'
 import type { MirrorObserver, MirrorResult, ShadowPair } from '../dataplane/index.js'
 import { SwitchyardError } from '../errors.js'
+import type { MirrorTally } from '../observability/metrics.js'
 import type { Color } from '../routing/index.js'
 import { compareAnswers, pathOf, routeOf, type CompareOptions, type Verdict } from './shadow-diff.js'
 
@@ -9,16 +10,6 @@ export const RECENT_MISMATCHES = 50
 /** Routes counted one by one; the rest are counted under `other`. */
 export const MAX_ROUTES = 200
 export const OTHER_ROUTE = 'other'
-
-/** Lifetime counts for metrics (never reset); the metrics read them when scraped. */
-export interface MirrorTally {
-  sent: number
-  dropped: number
-  error: number
-  match: number
-  mismatch: number
-  skipped: number
-}
 
 export interface ShadowMismatch {
   at: string
