@@ -33,11 +33,23 @@ export interface ProxyContext {
   healthChanged(t: Target, up: boolean, err?: Error): void
 }
 
+const CONTENT_LENGTH = 'content-length'
+
+/**
+ * A header name equal to `content-length` in any case, without lower-casing
+ * (a new string per response for "Content-Length"). ORing 0x20 folds ASCII
+ * upper case; the only other byte it maps onto a character of the name is
+ * CR (onto '-'), which the HTTP parser never lets into a name.
+ */
+function isContentLength(name: string): boolean {
+  if (name.length !== 14) return false
+  for (let i = 0; i < 14; i++) if ((name.charCodeAt(i) | 0x20) !== CONTENT_LENGTH.charCodeAt(i)) return false
+  return true
+}
+
 /** Removes Content-Length from a flat header list, in place. */
 function dropContentLength(headers: string[]): void {
-  for (let i = headers.length - 2; i >= 0; i -= 2) {
-    if (headers[i].length === 14 && headers[i].toLowerCase() === 'content-length') headers.splice(i, 2)
-  }
+  for (let i = headers.length - 2; i >= 0; i -= 2) if (isContentLength(headers[i])) headers.splice(i, 2)
 }
 
 /**
@@ -46,10 +58,9 @@ function dropContentLength(headers: string[]): void {
  */
 function contentLength(headers: string[]): number {
   for (let i = 0; i < headers.length; i += 2) {
-    if (headers[i].length === 14 && headers[i].toLowerCase() === 'content-length') {
-      const n = Number(headers[i + 1])
-      return Number.isSafeInteger(n) && n > 0 ? n : -1
-    }
+    if (!isContentLength(headers[i])) continue
+    const n = Number(headers[i + 1])
+    return Number.isSafeInteger(n) && n > 0 ? n : -1
   }
   return -1
 }
