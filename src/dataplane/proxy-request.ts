@@ -98,12 +98,6 @@ export class ProxyResponse<Req extends IncomingMessage = IncomingMessage> extend
   // would define two own properties on every response node creates.
   declare proxy: ProxyRequest | null
   declare drainListening: boolean
-
-  // Explicit: the implicit derived constructor forwards `...args` (a rest array per response).
-  constructor(req: Req, options?: unknown) {
-    // @ts-expect-error node constructs responses with (req, {highWaterMark, …}); @types/node declares (req) only
-    super(req, options)
-  }
 }
 ProxyResponse.prototype.proxy = null
 ProxyResponse.prototype.drainListening = false
