@@ -8,7 +8,7 @@
  *                                         app, metrics on): idle RSS, then with --load the peak
  *                                         under 50 and 1,000 keep-alive connections
  *
- * Options of `router`: --node-flags "<flags>" (e.g. "--max-semi-space-size=16"),
+ * Options of `router`: --connections <list> (the loads of --load, default 50,1000), --node-flags "<flags>" (e.g. "--max-semi-space-size=16"),
  * --env KEY=VALUE (repeatable; e.g. SWITCHYARD_NODE_FLAGS=), --runs <n> (default 1).
  * RSS is VmRSS from /proc; "node binary" is the part of it that is pages of
  * the node executable (code and read-only data, shared and clean), "anon" the
@@ -122,7 +122,7 @@ function load(url, connections, duration) {
   })
 }
 
-async function router({ withLoad, nodeFlags, env }) {
+async function router({ withLoad, nodeFlags, env, loads }) {
   const tmp = mkdtempSync(join(os.tmpdir(), 'switchyard-memory-'))
   try {
     const upstream = launch('upstream', process.execPath, [join(ROOT, 'bench', 'upstream.js')], { core: 0 })
@@ -156,10 +156,8 @@ async function router({ withLoad, nodeFlags, env }) {
     row('idle (2 s after ready)', idle)
     const result = { readyMs, idle }
     if (withLoad) {
-      for (const [connections, duration] of [
-        [50, 3],
-        [1000, 4],
-      ]) {
+      for (const connections of loads) {
+        const duration = connections >= 1000 ? 4 : 3
         let peak = 0
         const timer = setInterval(() => (peak = Math.max(peak, memoryOf(pid).rss)), 100)
         const r = await load(url, connections, duration)
@@ -187,20 +185,29 @@ async function main() {
       'node-flags': { type: 'string', default: '' },
       env: { type: 'string', multiple: true, default: [] },
       runs: { type: 'string', default: '1' },
+      connections: { type: 'string', default: '50,1000' },
     },
   })
   installCleanup()
   const runs = Number(values.runs)
   if (positionals[0] === 'imports') return imports(Math.max(1, runs))
   if (positionals[0] !== 'router') {
-    console.error('usage: node bench/memory.js imports | router [--load] [--node-flags "<flags>"] [--env K=V] [--runs n]')
+    console.error(
+      'usage: node bench/memory.js imports | router [--load] [--connections 50,1000] [--node-flags "<flags>"] [--env K=V] [--runs n]',
+    )
     process.exitCode = 2
     return
   }
   if (!canPin) console.log('note: not pinned (taskset missing): the load and the router share cores')
   const env = Object.fromEntries(values.env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]))
   const nodeFlags = values['node-flags'].split(' ').filter(Boolean)
-  for (let i = 0; i < runs; i++) await router({ withLoad: values.load, nodeFlags, env })
+  const loads = values.connections.split(',').map(Number)
+  if (!loads.every((n) => Number.isInteger(n) && n > 0)) {
+    console.error(`--connections: a comma-separated list of positive integers, got "${values.connections}"`)
+    process.exitCode = 2
+    return
+  }
+  for (let i = 0; i < runs; i++) await router({ withLoad: values.load, nodeFlags, env, loads })
 }
 
 await main()
