@@ -1,16 +1,17 @@
 /**
  * The V8 settings a router process runs with: the young generation's size.
- * A proxy's garbage is short-lived request objects, but the objects of the
- * requests in flight (~5 KiB each) must fit in a semi-space. When they do
- * not, every scavenge finds them alive and promotes them: the old
- * generation fills with requests that die right after, RSS climbs and the
- * GC eats the CPU. Measured (docs/performance.md, "Memory"): with 4 MiB the
- * cliff comes before 1,000 concurrent requests, with 16 MiB before 2,000;
- * 32 MiB had none up to 2,000 and peaked lower than node's default (up
- * to 64 MiB), for ~8 MiB more at idle than 4 MiB. V8 reads the size only
- * when the process starts, so `bin/switchyard.js` re-executes itself with
- * these flags (`process.execve`: same pid, same stdio and signals, nothing
- * left behind) before it loads anything.
+ * Node 24 lets each semi-space grow to 64 MiB; a proxy's garbage is
+ * short-lived request objects and body chunks, which a few MiB collect as
+ * well. Measured (docs/performance.md, "Memory"): 8 MiB costs no more CPU
+ * than 16–32 (4 MiB: ~4% more) and, unlike them, keeps body chunks (whose
+ * memory outside the heap is freed only when a scavenge collects them) from
+ * piling up: 40–60 MiB lower after body-heavy load. Larger sizes win only
+ * past ~1,000 small requests in flight at once, where their objects no
+ * longer fit in 8 MiB and get promoted; docs/operations.md tells an
+ * operator with that load to set 32. V8 reads the size only when the
+ * process starts, so `bin/switchyard.js` re-executes itself with these
+ * flags (`process.execve`: same pid, same stdio and signals, nothing left
+ * behind) before it loads anything.
  *
  * The operator decides: a flag already given to node (on the command line or
  * in `NODE_OPTIONS`) wins, and `SWITCHYARD_NODE_FLAGS` replaces the list
@@ -20,7 +21,7 @@
  */
 
 /** What a router runs with unless told otherwise. */
-export const DEFAULT_NODE_FLAGS: readonly string[] = Object.freeze(['--max-semi-space-size=32'])
+export const DEFAULT_NODE_FLAGS: readonly string[] = Object.freeze(['--max-semi-space-size=8'])
 
 /** Set in the re-executed process: never re-execute twice. */
 export const APPLIED_ENV = 'SWITCHYARD_NODE_FLAGS_APPLIED'
@@ -28,7 +29,7 @@ export const APPLIED_ENV = 'SWITCHYARD_NODE_FLAGS_APPLIED'
 /** The commands that run a router (the operator commands are short-lived clients). */
 const ROUTER_COMMANDS = new Set(['serve', 'demo'])
 
-/** `--max-semi-space-size=32` → `--max-semi-space-size`; V8 also accepts underscores. */
+/** `--max-semi-space-size=8` → `--max-semi-space-size`; V8 also accepts underscores. */
 function flagName(flag: string): string {
   const i = flag.indexOf('=')
   return (i < 0 ? flag : flag.slice(0, i)).replace(/_/g, '-')
@@ -38,7 +39,7 @@ function flagName(flag: string): string {
  * The flags to re-execute with, or null to run as is.
  *
  * @example
- * routerNodeFlags({ argv: ['serve'], execArgv: [], env: {} }) // ['--max-semi-space-size=32']
+ * routerNodeFlags({ argv: ['serve'], execArgv: [], env: {} }) // ['--max-semi-space-size=8']
  * routerNodeFlags({ argv: ['serve'], execArgv: [], env: { NODE_OPTIONS: '--max-semi-space-size=16' } }) // null
  * routerNodeFlags({ argv: ['serve'], execArgv: [], env: { SWITCHYARD_NODE_FLAGS: '' } }) // null
  */

@@ -12,7 +12,7 @@ const cases: { name: string; argv: string[]; execArgv?: string[]; env?: Record<s
   { name: '--version neither', argv: ['--version'], want: null },
   { name: 'no command', argv: [], want: null },
   { name: 'never twice', argv: ['serve'], env: { [APPLIED_ENV]: '--max-semi-space-size=4' }, want: null },
-  { name: 'the operator’s node flag wins', argv: ['serve'], execArgv: ['--max-semi-space-size=8'], want: null },
+  { name: 'the operator’s node flag wins', argv: ['serve'], execArgv: ['--max-semi-space-size=32'], want: null },
   { name: '… also in NODE_OPTIONS', argv: ['serve'], env: { NODE_OPTIONS: '--import x.js --max-semi-space-size=16' }, want: null },
   { name: '… also with underscores', argv: ['serve'], env: { NODE_OPTIONS: '--max_semi_space_size=16' }, want: null },
   { name: 'SWITCHYARD_NODE_FLAGS= turns it off', argv: ['serve'], env: { SWITCHYARD_NODE_FLAGS: '' }, want: null },
