@@ -51,7 +51,7 @@ t.test(
     const config = writeConfig(baseConfig(dir, ['http://127.0.0.1:9'], ['http://127.0.0.1:9']), dir)
     for (const [env, want] of [
       [{}, DEFAULT_NODE_FLAGS[0]],
-      [{ SWITCHYARD_NODE_FLAGS: '--max-semi-space-size=8' }, '--max-semi-space-size=8'],
+      [{ SWITCHYARD_NODE_FLAGS: '--max-semi-space-size=16' }, '--max-semi-space-size=16'],
       [{ SWITCHYARD_NODE_FLAGS: '' }, null],
     ] as const) {
       const r = await startRouterProcess(config, { ...CLEAN_ENV, ...env })
