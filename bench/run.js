@@ -133,16 +133,39 @@ async function runScenario(o, entries, measureSafely, scenario) {
  * ratio within a round stays steady where back-to-back runs swing by ±30%
  * on a shared box. Absolute req/s are a share of one core, not a maximum.
  */
-async function pairedScenario(o, entries, measureSafely, scenario) {
+async function pairedScenario(o, entries, measureSafely, scenario, count = o.rounds, tool = o.tool) {
   const rounds = Object.fromEntries(entries.map((e) => [e.id, []]))
-  for (let r = 0; r < o.rounds; r++) {
-    const runs = await Promise.all(entries.map((e) => measureSafely(e, scenario, { connections: o.connections, duration: o.duration })))
+  for (let r = 0; r < count; r++) {
+    const runs = await Promise.all(
+      entries.map((e) => measureSafely(e, scenario, { connections: o.connections, duration: o.duration }, tool)),
+    )
     // A round counts only when every contender answered: its ratios compare like with like.
     if (runs.some((x) => x === null)) continue
     runs.forEach((x, i) => rounds[entries[i].id].push(x))
-    console.log(`  round ${r + 1}/${o.rounds} (paired): ${runs.map((x, i) => `${entries[i].id} ${fmt(x.requestsPerSec)}`).join(' · ')}`)
+    console.log(`  round ${r + 1}/${count} (paired): ${runs.map((x, i) => `${entries[i].id} ${fmt(x.requestsPerSec)}`).join(' · ')}`)
   }
-  return { title: scenario.title, tool: o.tool, paired: true, rounds, summary: summarize(entries, rounds, true) }
+  return { title: scenario.title, tool, paired: true, rounds, summary: summarize(entries, rounds, true) }
+}
+
+/** The contenders the paired check loads together: switchyard-full and the peers it has goals against. */
+const PAIRED_CHECK = ['switchyard-full', 'bare-undici', 'http-proxy', 'fastify-proxy']
+
+/**
+ * After the race, when wrk is installed: every scenario again with
+ * switchyard-full and its goal peers loaded at the same time (see
+ * pairedScenario). The race's turns leave one slow turn free to move a
+ * median of three by 10–20% on a shared box; the paired rounds' ratios hold
+ * within ±3–5%, so the goals' verdicts are taken from here.
+ */
+async function pairedCheck(o, entries, measureSafely) {
+  const subset = entries.filter((e) => PAIRED_CHECK.includes(e.id) && alive(e))
+  if (!subset.some((e) => e.id === 'switchyard-full') || subset.length < 2) return undefined
+  const check = { rounds: o.pairedRounds, contenders: subset.map((e) => e.id), scenarios: {} }
+  for (const scenario of o.scenarios) {
+    console.log(`\n▶ paired check: ${scenario.title} (${subset.map((e) => e.id).join(', ')} at the same time)`)
+    check.scenarios[scenario.id] = await pairedScenario(o, subset, measureSafely, scenario, o.pairedRounds, 'wrk')
+  }
+  return check
 }
 
 /** Proves metrics are on: scrapes the full switchyard once, after it served load. */
@@ -229,6 +252,7 @@ async function memoryRun(o, entries, measureSafely) {
 async function race(o, entries, measureSafely) {
   const results = { scenarios: {} }
   for (const scenario of o.scenarios) results.scenarios[scenario.id] = await runScenario(o, entries, measureSafely, scenario)
+  if (o.pairedCheck) results.pairedCheck = await pairedCheck(o, entries, measureSafely)
   const full = entries.find((e) => e.id === 'switchyard-full')
   if (full !== undefined && alive(full)) results.metricsScrape = await scrapeMetrics(full)
   const firstSummary = results.scenarios[o.scenarios[0].id].summary

@@ -29,6 +29,9 @@ export const HELP = `usage: node bench/run.js [options]
   --no-pin              do not pin processes to cores
   --paired              load all contenders at the same time each round, all on the proxy core (needs --tool wrk);
                         ratios per round, steady on a busy machine
+  --no-paired-check     skip the paired check that follows the race when wrk is installed: switchyard-full and
+                        the peers with goals, loaded at the same time, per scenario; the verdicts come from it
+  --paired-rounds <n>   rounds of the paired check (default 7)
   --no-half             skip the fixed-rate run at half of the max load
   --no-memory           skip the 1,000-connection memory run
   --memory-connections <n>  connections of the memory run (default 1000)
@@ -53,6 +56,8 @@ export function options() {
       'serve-direct': { type: 'boolean', default: false },
       'no-half': { type: 'boolean', default: false },
       paired: { type: 'boolean', default: false },
+      'no-paired-check': { type: 'boolean', default: false },
+      'paired-rounds': { type: 'string', default: '7' },
       'no-memory': { type: 'boolean', default: false },
       'memory-connections': { type: 'string', default: '1000' },
       markdown: { type: 'boolean', default: false },
@@ -73,6 +78,8 @@ export function options() {
     pin: !values['no-pin'] && canPin && os.availableParallelism() >= 2,
     half: !values['no-half'] && !quick,
     paired: values.paired,
+    pairedCheck: !values['no-paired-check'] && !quick && !values.paired,
+    pairedRounds: Number(values['paired-rounds']),
     memory: !values['no-memory'] && !quick,
     memoryConnections: Number(values['memory-connections']),
     markdown: values.markdown,
@@ -106,10 +113,15 @@ export function options() {
   }
   const ids = o.contenders.map((c) => c.id)
   if (new Set(ids).size !== ids.length) fail(`--node: two binaries of the same Node major (${ids.join(',')})`)
-  for (const k of ['duration', 'connections', 'rounds', 'memoryConnections']) {
+  for (const k of ['duration', 'connections', 'rounds', 'memoryConnections', 'pairedRounds']) {
     if (!(o[k] > 0)) fail(`--${k} must be a positive number`)
   }
   if (o.tool !== 'autocannon' && o.tool !== 'wrk') fail('--tool is autocannon or wrk')
+  // The paired check needs one wrk per contender at once, whatever tool the race uses.
+  if (o.pairedCheck && !onPath('wrk')) {
+    console.log('bench: wrk is not installed (apt-get install wrk): no paired check; verdicts come from the race')
+    o.pairedCheck = false
+  }
   if (o.tool === 'wrk' && !onPath('wrk')) {
     console.log('bench: wrk is not installed (apt-get install wrk); using autocannon')
     o.tool = 'autocannon'

@@ -107,11 +107,11 @@ function ratioOf(s, a, b, byCpu) {
  * each ratio is also stored in `results.ratios`, and each goal of the
  * full switchyard with its verdict in `results.goals`.
  */
-function switchyardRatioRows(o, entries, results, byCpu) {
+function switchyardRatioRows(o, entries, results, byCpu, only = SWITCHYARDS) {
   const rows = []
   const suffix = byCpu ? '/cpu' : ''
   const ran = measured(results)
-  for (const sy of SWITCHYARDS) {
+  for (const sy of only) {
     if (!entries.some((e) => e.id === sy)) continue
     for (const peer of Object.keys(GOALS)) {
       // A goal row stays when either side has no numbers (the goal shows as unmeasured); other rows need both.
@@ -153,6 +153,29 @@ function referenceRatioRows(o, entries, results, byCpu) {
   })
 }
 
+/**
+ * The paired check's ratios (median of per-round ratios) with the goals'
+ * verdicts; its `goals` replace the race's as the run's verdicts.
+ */
+function pairedCheckSection(report, o, entries, results) {
+  const check = results.pairedCheck
+  check.ratios = {}
+  check.goals = []
+  const ran = measured(check)
+  const peers = entries.filter((e) => e.id !== 'switchyard-full' && ran.has(e.id)).map((e) => e.id)
+  const rows = [
+    ...switchyardRatioRows(o, entries, check, false, ['switchyard-full']),
+    ...switchyardRatioRows(o, entries, check, true, ['switchyard-full']),
+  ].filter((row) => peers.some((p) => row[0].startsWith(`switchyard-full / ${p}`)))
+  const header = ['ratio', ...o.scenarios.map((s) => s.id), 'goal (switchyard-full)', 'verdict']
+  report.section(
+    `\npaired check (${check.contenders.join(', ')} loaded at the same time, ${check.rounds} rounds × ${o.duration}s, wrk): median of per-round ratios — the run's verdicts`,
+    `**Paired check** (${check.contenders.join(', ')} at the same time; median of per-round ratios; the run's verdicts)`,
+    header,
+    rows,
+  )
+}
+
 function ratioSection(report, o, entries, results) {
   results.ratios = {}
   results.goals = []
@@ -162,7 +185,13 @@ function ratioSection(report, o, entries, results) {
     ...switchyardRatioRows(o, entries, results, true),
     ...referenceRatioRows(o, entries, results, true),
   ]
-  const header = ['ratio', ...o.scenarios.map((s) => s.id), 'goal (switchyard-full)', 'verdict']
+  const paired = results.pairedCheck !== undefined
+  const header = [
+    'ratio',
+    ...o.scenarios.map((s) => s.id),
+    'goal (switchyard-full)',
+    paired ? 'verdict (race; see the paired check)' : 'verdict',
+  ]
   report.section(
     `\nratios of medians: req/s, and (by CPU) the peer's CPU µs per request ÷ switchyard's`,
     `**Ratios** (medians; "by CPU" = peer's CPU µs per request ÷ switchyard's)`,
@@ -246,6 +275,7 @@ export function printReport(o, entries, results) {
     report.section(`\n${scenario.title} — ${o.tool}`, `**${scenario.title}** (${o.tool})`, header, rows)
   }
   ratioSection(report, o, entries, results)
+  if (results.pairedCheck !== undefined) pairedCheckSection(report, o, entries, results)
   if (results.halfLoad !== undefined) halfLoadSection(report, entries, results.halfLoad)
   if (results.memory !== undefined) memorySection(report, entries, results.memory)
   if (o.markdown) console.log(`\n--- markdown ---\n\n${report.md.join('\n\n')}\n`)
