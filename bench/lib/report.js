@@ -155,7 +155,8 @@ function referenceRatioRows(o, entries, results, byCpu) {
 
 /**
  * The paired check's ratios (median of per-round ratios) with the goals'
- * verdicts; its `goals` replace the race's as the run's verdicts.
+ * verdicts, stored in `results.pairedCheck.ratios` and `.goals`: the run's
+ * verdicts (the race's stay in `results.goals`, marked as the race's).
  */
 function pairedCheckSection(report, o, entries, results) {
   const check = results.pairedCheck
