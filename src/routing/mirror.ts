@@ -22,7 +22,7 @@ import type { Decision, RoutingTable } from './types.js'
  * if (table.mirrorBp !== 0 && mirrored(table, d, req.method, Math.floor(Math.random() * BUCKETS))) copy()
  */
 export function mirrored(table: RoutingTable, d: Decision, method: string, draw: number): boolean {
-  return d.rule === 'live' && draw < table.mirrorBp && table.mirrorMethods.has(method)
+  return draw < mirrorChance(table, d, method)
 }
 
 /** A draw in [0, 10000) from a random number in [0, 1). */
@@ -33,8 +33,8 @@ export function mirrorDraw(random: number): number {
 /**
  * The chance, in basis points of [0, 10000), that a request with decision
  * `d` and `method` is copied to the idle color: the table's mirror share for
- * a live-rule request of a mirrored method, else 0. What `explain` reports;
- * `mirrored` is this with the draw applied.
+ * a live-rule request of a mirrored method, else 0. What `explain` reports,
+ * and the one place the rule is written: `mirrored` is this with the draw applied.
  */
 export function mirrorChance(table: RoutingTable, d: Decision, method: string): number {
   return d.rule === 'live' && table.mirrorMethods.has(method) ? table.mirrorBp : 0
