@@ -1,4 +1,5 @@
 import type { MirrorObserver, MirrorResult, ShadowAnswer, ShadowPair } from '../dataplane/index.js'
+import type { MirrorCounts } from '../observability/metrics.js'
 import type { Color } from '../routing/index.js'
 
 /**
@@ -13,14 +14,6 @@ export const MIRROR_PAIRS_PER_REPORT = 32
  * be compared.
  */
 export const MIRROR_BYTES_PER_REPORT = 1_048_576
-
-/** Copies and answers that cannot be compared, counted since the last report. */
-export interface MirrorCounts {
-  sent: number
-  dropped: number
-  error: number
-  skipped: number
-}
 
 /** A {@link ShadowAnswer} as it crosses the IPC channel (JSON): the body in base64. */
 export interface WireAnswer {
@@ -37,7 +30,7 @@ export interface WirePair {
   idleAnswer: WireAnswer
 }
 
-/** One app's dark launch since the last report: the counts and the pairs to compare. */
+/** One app's dark launch since the last report: the counts (copies, and answers that cannot be compared) and the pairs to compare. */
 export interface MirrorReport extends MirrorCounts {
   pairs: WirePair[]
 }

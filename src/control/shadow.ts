@@ -1,7 +1,7 @@
 import type { MirrorConfig } from '../config/index.js'
 import type { MirrorObserver, MirrorResult, ShadowPair } from '../dataplane/index.js'
 import { SwitchyardError } from '../errors.js'
-import type { MirrorTally } from '../observability/metrics.js'
+import type { MirrorCounts, MirrorTally } from '../observability/metrics.js'
 import type { Color } from '../routing/index.js'
 import { compareAnswers, pathOf, routeOf, type CompareOptions, type Verdict } from './shadow-diff.js'
 
@@ -107,7 +107,7 @@ export class ShadowRecorder implements MirrorObserver {
    * Counts batched elsewhere (a worker's report, `workers` > 1): the same as
    * that many `mirror` and `skipped` calls.
    */
-  absorb(c: { sent: number; dropped: number; error: number; skipped: number }): void {
+  absorb(c: MirrorCounts): void {
     const t = this.#deps.tally
     t.sent += c.sent
     t.dropped += c.dropped

@@ -116,6 +116,9 @@ export interface MirrorTally {
   skipped: number
 }
 
+/** The counts a worker batches for the primary (`workers` > 1): what it can know without comparing answers. */
+export type MirrorCounts = Pick<MirrorTally, 'sent' | 'dropped' | 'error' | 'skipped'>
+
 const MIRROR_RESULTS = ['sent', 'dropped', 'error'] as const
 const SHADOW_RESULTS = ['match', 'mismatch', 'skipped'] as const
 
