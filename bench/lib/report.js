@@ -107,13 +107,13 @@ function ratioOf(s, a, b, byCpu) {
  * each ratio is also stored in `results.ratios`, and each goal of the
  * full switchyard with its verdict in `results.goals`.
  */
-function switchyardRatioRows(o, entries, results, byCpu, only = SWITCHYARDS) {
+function switchyardRatioRows(o, entries, results, byCpu, only = SWITCHYARDS, peers = Object.keys(GOALS)) {
   const rows = []
   const suffix = byCpu ? '/cpu' : ''
   const ran = measured(results)
   for (const sy of only) {
     if (!entries.some((e) => e.id === sy)) continue
-    for (const peer of Object.keys(GOALS)) {
+    for (const peer of peers) {
       // A goal row stays when either side has no numbers (the goal shows as unmeasured); other rows need both.
       const goalRow = sy === 'switchyard-full' && Object.keys(GOALS[peer]).length > 0
       if (!goalRow && !(ran.has(sy) && ran.has(peer))) continue
@@ -162,12 +162,11 @@ function pairedCheckSection(report, o, entries, results) {
   const check = results.pairedCheck
   check.ratios = {}
   check.goals = []
-  const ran = measured(check)
-  const peers = entries.filter((e) => e.id !== 'switchyard-full' && ran.has(e.id)).map((e) => e.id)
+  const peers = check.contenders.filter((id) => id !== 'switchyard-full')
   const rows = [
-    ...switchyardRatioRows(o, entries, check, false, ['switchyard-full']),
-    ...switchyardRatioRows(o, entries, check, true, ['switchyard-full']),
-  ].filter((row) => peers.some((p) => row[0].startsWith(`switchyard-full / ${p}`)))
+    ...switchyardRatioRows(o, entries, check, false, ['switchyard-full'], peers),
+    ...switchyardRatioRows(o, entries, check, true, ['switchyard-full'], peers),
+  ]
   const header = ['ratio', ...o.scenarios.map((s) => s.id), 'goal (switchyard-full)', 'verdict']
   report.section(
     `\npaired check (${check.contenders.join(', ')} loaded at the same time, ${check.rounds} rounds × ${o.duration}s, wrk): median of per-round ratios — the run's verdicts`,
