@@ -20,7 +20,7 @@ import os from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
-import { ROOT } from './lib/contenders.js'
+import { ROOT, switchyardConfig } from './lib/contenders.js'
 import { canPin, freePort, installCleanup, launch, stopAll, waitForHttp, waitForLine } from './lib/procs.js'
 
 const MiB = 1024 * 1024
@@ -129,15 +129,8 @@ async function router({ withLoad, nodeFlags, env, loads }) {
     const upPort = (await waitForLine(upstream, /listening (\d+)/))[1]
     const port = await freePort()
     const adminPort = await freePort()
-    const config = {
-      listen: { host: '127.0.0.1', port },
-      admin: { host: '127.0.0.1', port: adminPort },
-      upstreams: { blue: { targets: [`http://127.0.0.1:${upPort}`] }, green: { targets: [`http://127.0.0.1:${upPort}`] } },
-      initial: { live: 'blue' },
-      store: { type: 'file', path: join(tmp, 'state.json') },
-      stickiness: { header: 'x-user-id' },
-      log: { level: 'warn' },
-    }
+    // The race's one-app `switchyard` contender.
+    const config = switchyardConfig({ upstreamUrl: `http://127.0.0.1:${upPort}` }, false, tmp, port, adminPort)
     writeFileSync(join(tmp, 'config.json'), JSON.stringify(config))
     const started = performance.now()
     const args = [...nodeFlags, join(ROOT, 'bin', 'switchyard.js'), 'serve', '--config', join(tmp, 'config.json')]
@@ -152,7 +145,13 @@ async function router({ withLoad, nodeFlags, env, loads }) {
       console.log(
         `  ${what.padEnd(34)} RSS ${f1(m.rss).padStart(6)}  VmHWM ${f1(m.hwm).padStart(6)}  anon ${f1(m.anon).padStart(6)}  node binary ${f1(m.binary).padStart(5)}`,
       )
-    console.log(`router ready in ${readyMs.toFixed(0)} ms (pid ${pid}, flags: ${nodeFlags.join(' ') || 'none'})`)
+    // The router re-executes itself with its own flags (src/cli/node-flags.ts): read what it runs with.
+    const running = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(1)
+    const flags = running.slice(
+      0,
+      running.findIndex((a) => !a.startsWith('--')),
+    )
+    console.log(`router ready in ${readyMs.toFixed(0)} ms (pid ${pid}, node flags: ${flags.join(' ') || 'none'})`)
     row('idle (2 s after ready)', idle)
     const result = { readyMs, idle }
     if (withLoad) {

@@ -74,7 +74,7 @@ export function benchCohorts() {
  * of `switchyard-full` (APP_COUNT apps, every color of every app on the bench
  * upstream, no `defaultApp`: a request without a known Host gets 404).
  */
-function switchyardConfig(ctx, full, dir, port, adminPort) {
+export function switchyardConfig(ctx, full, dir, port, adminPort) {
   const upstreams = { blue: { targets: [ctx.upstreamUrl] }, green: { targets: [ctx.upstreamUrl] } }
   const config = {
     listen: { host: '127.0.0.1', port },
